@@ -1,0 +1,107 @@
+"""A service's resources, built when the app is created and started in its lifespan.
+
+Every service has a broker; a PostgreSQL service also has an engine, migrations and an outbox
+relay, a MongoDB service a client. `lifespan` starts them in dependency order and stops them in
+reverse; `readiness` names the checks `/health/ready` runs.
+"""
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from crm_common import db, mongo
+from crm_common.http import ReadinessCheck
+from crm_common.kafka import create_broker, ensure_topics
+from crm_common.outbox import OutboxRelay
+from crm_common.service import broker_ready
+from crm_common.settings import BaseServiceSettings, MongoSettings, PostgresSettings
+
+
+class Runtime:
+    """The broker, and the topics this service publishes to or consumes from."""
+
+    def __init__(self, settings: BaseServiceSettings, *, topics: Iterable[str]) -> None:
+        self.settings = settings
+        self.topics = tuple(topics)
+        self.broker: KafkaBroker = create_broker(
+            settings.kafka_bootstrap_servers, client_id=settings.service_name
+        )
+
+    @asynccontextmanager
+    async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def start(self) -> None:
+        await ensure_topics(
+            self.settings.kafka_bootstrap_servers,
+            self.topics,
+            partitions=self.settings.kafka_topic_partitions,
+        )
+        await self.broker.start()
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+
+    def readiness(self, _: FastAPI) -> Mapping[str, ReadinessCheck]:
+        return {"kafka": partial(broker_ready, self.broker)}
+
+
+class PostgresRuntime(Runtime):
+    def __init__(
+        self, settings: PostgresSettings, *, topics: Iterable[str], migrations_dir: Path
+    ) -> None:
+        super().__init__(settings, topics=topics)
+        self.migrations_dir = migrations_dir
+        self.engine: AsyncEngine = db.create_engine(
+            settings.database_url, pool_size=settings.database_pool_size
+        )
+        self.sessions: async_sessionmaker[AsyncSession] = db.session_factory(self.engine)
+        self.relay = OutboxRelay(
+            self.engine,
+            self.broker,
+            batch_size=settings.outbox_batch_size,
+            poll_interval=settings.outbox_poll_interval_seconds,
+        )
+
+    async def start(self) -> None:
+        await db.migrate(self.engine, self.migrations_dir)
+        await super().start()
+        self.relay.start()
+
+    async def stop(self) -> None:
+        await self.relay.stop()
+        await super().stop()
+        await self.engine.dispose()
+
+    def readiness(self, app: FastAPI) -> Mapping[str, ReadinessCheck]:
+        return {**super().readiness(app), "postgres": partial(db.ping, self.engine)}
+
+
+class MongoRuntime(Runtime):
+    def __init__(self, settings: MongoSettings, *, topics: Iterable[str]) -> None:
+        super().__init__(settings, topics=topics)
+        self.client: AsyncMongoClient[dict[str, Any]] = mongo.create_client(settings.mongodb_url)
+        self.database: AsyncDatabase[dict[str, Any]] = self.client[settings.mongodb_database]
+
+    async def start(self) -> None:
+        await mongo.ping(self.client)
+        await super().start()
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self.client.close()
+
+    def readiness(self, app: FastAPI) -> Mapping[str, ReadinessCheck]:
+        return {**super().readiness(app), "mongodb": partial(mongo.ping, self.client)}

@@ -1,0 +1,35 @@
+"""Running a service: one process serves HTTP and consumes Kafka, configured from env vars."""
+
+from collections.abc import Callable
+
+import uvicorn
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from crm_common.logging import configure_logging
+from crm_common.settings import BaseServiceSettings
+from crm_common.telemetry import configure_tracing
+
+
+def prepare_process(settings: BaseServiceSettings) -> None:
+    """Logging and tracing, once per process, before anything logs."""
+    configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
+
+
+def serve(settings: BaseServiceSettings, create_app: Callable[[], FastAPI]) -> None:
+    """Start uvicorn on the configured address; logs stay in our JSON format."""
+    prepare_process(settings)
+    uvicorn.run(
+        create_app(),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+async def broker_ready(broker: KafkaBroker) -> None:
+    if not await broker.ping(timeout=2.0):
+        raise ConnectionError("Kafka broker unreachable")

@@ -1,0 +1,58 @@
+"""Settings every service shares; each service subclasses with its own env prefix."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BaseServiceSettings(BaseSettings):
+    """Read from environment variables named `<PREFIX>_<FIELD>` (e.g. ORDER_SYNC_HTTP_PORT)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: str
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_partitions: int = Field(default=3, ge=1)
+    consumer_max_attempts: int = Field(default=3, ge=1)
+    consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
+
+    outbox_poll_interval_seconds: float = Field(default=0.5, gt=0)
+    outbox_batch_size: int = Field(default=500, ge=1)
+
+    jwt_public_key: str | None = None
+    jwt_public_key_file: Path | None = None
+    jwt_algorithm: str = "RS256"
+    jwt_issuer: str = "crm-suite"
+    jwt_audience: str = "crm-suite"
+
+    otel_exporter_otlp_endpoint: str | None = None
+
+    def jwt_verification_key(self) -> str:
+        """The PEM public key that verifies bearer tokens; a service refuses to start without it."""
+        if self.jwt_public_key:
+            return self.jwt_public_key
+        if self.jwt_public_key_file:
+            return self.jwt_public_key_file.read_text()
+        raise RuntimeError(
+            f"{self.service_name}: no JWT public key configured "
+            "(set <PREFIX>_JWT_PUBLIC_KEY or <PREFIX>_JWT_PUBLIC_KEY_FILE)"
+        )
+
+
+class PostgresSettings(BaseServiceSettings):
+    """For the services whose store is PostgreSQL."""
+
+    database_url: str = Field(description="postgresql+asyncpg://user:password@host:port/db")
+    database_pool_size: int = Field(default=10, ge=1)
+
+
+class MongoSettings(BaseServiceSettings):
+    """For the services whose store is a MongoDB-wire server."""
+
+    mongodb_url: str = "mongodb://127.0.0.1:27017"
+    mongodb_database: str

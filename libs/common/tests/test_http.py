@@ -1,0 +1,155 @@
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import pytest
+from crm_common.auth import READERS, Principal, Role, issue_token, requires
+from crm_common.devtoken import ensure_key_pair
+from crm_common.http import create_http_app
+from crm_common.problems import PROBLEM_JSON, NotFound
+from crm_common.settings import BaseServiceSettings
+from fastapi import APIRouter, Depends, FastAPI
+from pydantic import BaseModel
+
+Admin = Annotated[Principal, Depends(requires(Role.ADMIN))]
+
+
+class Widget(BaseModel):
+    name: str
+    size: int
+
+
+def _router() -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/widgets")
+    async def create(widget: Widget, _: Admin) -> Widget:
+        return widget
+
+    @router.get("/widgets/{name}")
+    async def read(name: str) -> Widget:
+        raise NotFound(f"widget {name}")
+
+    return router
+
+
+@asynccontextmanager
+async def _no_resources(_: FastAPI) -> AsyncIterator[None]:
+    yield
+
+
+@pytest.fixture
+def app(jwt_keys: tuple[str, str]) -> FastAPI:
+    settings = BaseServiceSettings(service_name="test", jwt_public_key=jwt_keys[1])
+    failing = {"store": _fails}
+    return create_http_app(
+        settings,
+        title="test",
+        lifespan=_no_resources,
+        routers=[_router()],
+        readiness=lambda _: failing,
+    )
+
+
+async def _fails() -> None:
+    raise ConnectionError("store unreachable")
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+def _auth(private_key: str, *roles: str) -> dict[str, str]:
+    token = issue_token(private_key, subject="tester", roles=list(roles))
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_invalid_body_is_a_problem_naming_each_field(
+    client: httpx.AsyncClient, jwt_keys: tuple[str, str]
+) -> None:
+    response = await client.post(
+        "/widgets", json={"size": "big"}, headers=_auth(jwt_keys[0], "admin")
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM_JSON
+    fields = {error["field"] for error in response.json()["errors"]}
+    assert fields == {"name", "size"}
+
+
+async def test_missing_token_is_401_with_challenge(client: httpx.AsyncClient) -> None:
+    response = await client.post("/widgets", json={"name": "a", "size": 1})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["status"] == 401
+
+
+async def test_token_signed_by_another_key_is_401(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    other_private, _ = ensure_key_pair(tmp_path)
+    response = await client.post(
+        "/widgets", json={"name": "a", "size": 1}, headers=_auth(other_private.read_text(), "admin")
+    )
+    assert response.status_code == 401
+
+
+async def test_token_without_role_is_403(
+    client: httpx.AsyncClient, jwt_keys: tuple[str, str]
+) -> None:
+    response = await client.post(
+        "/widgets", json={"name": "a", "size": 1}, headers=_auth(jwt_keys[0], "viewer")
+    )
+    assert response.status_code == 403
+    assert "admin" in response.json()["detail"]
+
+
+async def test_admin_token_passes(client: httpx.AsyncClient, jwt_keys: tuple[str, str]) -> None:
+    response = await client.post(
+        "/widgets", json={"name": "a", "size": 1}, headers=_auth(jwt_keys[0], "admin")
+    )
+    assert response.status_code == 200
+    assert response.json() == {"name": "a", "size": 1}
+
+
+async def test_not_found_is_a_problem(client: httpx.AsyncClient) -> None:
+    response = await client.get("/widgets/nope")
+    assert response.status_code == 404
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "widget nope not found",
+        "instance": "/widgets/nope",
+    }
+
+
+async def test_unknown_route_is_a_problem(client: httpx.AsyncClient) -> None:
+    response = await client.get("/nowhere")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM_JSON
+
+
+async def test_readiness_reports_failing_check(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health/ready")
+    assert response.status_code == 503
+    assert "store unreachable" in response.json()["checks"]["store"]
+    assert (await client.get("/health/live")).status_code == 200
+
+
+async def test_metrics_count_requests(client: httpx.AsyncClient) -> None:
+    await client.get("/widgets/x")
+    body = (await client.get("/metrics")).text
+    assert 'crm_http_requests_total{method="GET",route="/widgets/{name}",status="404"}' in body
+
+
+def test_admin_role_satisfies_every_requirement() -> None:
+    admin = Principal(subject="a", roles=frozenset({Role.ADMIN}))
+    viewer = Principal(subject="v", roles=frozenset({Role.VIEWER}))
+    assert admin.has_any(frozenset({Role.MARKETER}))
+    assert viewer.has_any(frozenset(READERS))
+    assert not viewer.has_any(frozenset({Role.MARKETER}))

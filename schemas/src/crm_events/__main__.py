@@ -1,0 +1,3 @@
+from crm_events.cli import main
+
+raise SystemExit(main())

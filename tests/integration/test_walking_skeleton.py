@@ -1,0 +1,222 @@
+"""One order's journey through the whole suite, on real Kafka, PostgreSQL and MongoDB-wire."""
+
+import asyncio
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from crm_common.envelope import CloudEvent, to_json_bytes
+from crm_events import topics
+
+from .conftest import TokenFactory
+
+pytestmark = pytest.mark.integration
+
+DEADLINE_SECONDS = 60
+
+
+async def eventually(probe: Callable[[], Awaitable[Any]], *, what: str) -> Any:
+    """Poll `probe` until it returns something truthy, failing after the deadline."""
+    last: Any = None
+    try:
+        async with asyncio.timeout(DEADLINE_SECONDS):
+            while not (last := await probe()):
+                await asyncio.sleep(0.25)
+    except TimeoutError:
+        pytest.fail(f"timed out waiting for {what}; last answer: {last!r}")
+    return last
+
+
+def canonical_order(store_id: str, external_id: str, **overrides: Any) -> dict[str, Any]:
+    order: dict[str, Any] = {
+        "store_id": store_id,
+        "external_id": external_id,
+        "placed_at": "2026-11-01T10:00:00Z",
+        "updated_at": "2026-11-01T10:05:00Z",
+        "currency": "USD",
+        "financial_status": "paid",
+        "fulfillment_status": "unfulfilled",
+        "cancelled_at": None,
+        "customer": {"external_id": "c-1", "first_name": "Ann", "last_name": "Lee"},
+        "lines": [{"sku": "MUG-1", "name": "Mug", "quantity": 2, "unit_price": "12.50"}],
+        "discount_total": "0.00",
+        "shipping_total": "5.00",
+        "tax_total": "2.00",
+        "total": "32.00",
+    }
+    order.update(overrides)
+    return order
+
+
+@pytest.fixture
+def store_id() -> str:
+    return f"it-{secrets.token_hex(4)}"
+
+
+async def register_store(
+    http: dict[str, httpx.AsyncClient], token: TokenFactory, store_id: str
+) -> None:
+    response = await http["order-sync"].post(
+        "/v1/stores",
+        json={
+            "store_id": store_id,
+            "platform": "custom",
+            "name": "Integration shop",
+            "currency": "USD",
+            "country": "US",
+        },
+        headers=token.headers("admin"),
+    )
+    assert response.status_code == 201, response.text
+
+
+async def test_an_order_flows_through_every_service(
+    http: dict[str, httpx.AsyncClient],
+    token: TokenFactory,
+    shop_producer: AIOKafkaProducer,
+    store_id: str,
+) -> None:
+    await register_store(http, token, store_id)
+    email = f"Ann.{secrets.token_hex(3)}@Example.com"
+    admin, reader = token.headers("admin"), token.headers("viewer")
+
+    # One order through the REST API...
+    first = canonical_order(
+        store_id,
+        "1001",
+        customer={"external_id": "c-1", "email": email, "phone": "+1 415 555 0100"},
+    )
+    posted = await http["order-sync"].post("/v1/orders", json=first, headers=admin)
+    assert posted.status_code == 202, posted.text
+    # ...and one from the shop's own event stream, the same person written differently.
+    second = canonical_order(
+        store_id,
+        "1002",
+        placed_at="2026-11-10T09:00:00Z",
+        updated_at="2026-11-10T09:00:00Z",
+        total="20.00",
+        customer={"email": f"  {email.upper()} ", "phone": "(415) 555-0100"},
+    )
+    event = CloudEvent[dict[str, Any]](
+        source=f"shop/{store_id}", type="shop.order.upserted", subject="1002", data=second
+    )
+    await shop_producer.send_and_wait(topics.SHOP_ORDERS, to_json_bytes(event), key=b"1002")
+
+    async def profile() -> dict[str, Any] | None:
+        response = await http["customer-profile"].get(
+            "/v1/customers", params={"email": email.lower()}, headers=reader
+        )
+        items = response.json().get("items", []) if response.status_code == 200 else []
+        if len(items) == 1 and items[0]["stats"]["orders_count"] == 2:
+            return dict(items[0])
+        return None
+
+    customer = await eventually(profile, what="one customer with both orders")
+    assert customer["stats"]["total_spent"] == "52.00"
+    assert customer["stats"]["currency"] == "USD"
+    assert customer["email"] == email.lower()
+    assert customer["phone"] == "+14155550100"
+    customer_id = customer["customer_id"]
+
+    async def kpis() -> dict[str, Any] | None:
+        response = await http["analytics"].get(
+            "/v1/kpis",
+            params={"store_id": store_id, "from": "2026-11-01", "to": "2026-12-01"},
+            headers=reader,
+        )
+        body = response.json()
+        return body if response.status_code == 200 and body["customers"] == 1 else None
+
+    report = await eventually(kpis, what="KPIs counting both orders for one customer")
+    assert report["orders"] == 2
+    assert report["revenue"] == "52.00"
+    assert report["aov"] == "26.00"
+    assert report["repeat_purchase_rate"] == "1.0000"
+    assert report["currency"] == "USD"
+
+    outside = await http["analytics"].get(
+        "/v1/kpis",
+        params={"store_id": store_id, "from": "2026-11-05", "to": "2026-12-01"},
+        headers=reader,
+    )
+    assert outside.json()["orders"] == 1
+
+    async def contact(service: str, path: str) -> dict[str, Any] | None:
+        response = await http[service].get(path, headers=reader)
+        return dict(response.json()) if response.status_code == 200 else None
+
+    campaign_contact = await eventually(
+        lambda: contact("campaign", f"/v1/contacts/{customer_id}"), what="campaign's contact"
+    )
+    assert campaign_contact["email"] == email.lower()
+    ticket_customer = await eventually(
+        lambda: contact("support-ticket", f"/v1/customers/{customer_id}"),
+        what="support-ticket's customer",
+    )
+    assert ticket_customer["email"] == email.lower()
+
+
+async def test_reposting_an_order_changes_nothing(
+    http: dict[str, httpx.AsyncClient], token: TokenFactory, store_id: str
+) -> None:
+    await register_store(http, token, store_id)
+    admin = token.headers("admin")
+    order = canonical_order(store_id, "7", customer={"email": f"x{secrets.token_hex(3)}@ex.com"})
+    created = await http["order-sync"].post("/v1/orders", json=order, headers=admin)
+    again = await http["order-sync"].post("/v1/orders", json=order, headers=admin)
+    older = await http["order-sync"].post(
+        "/v1/orders", json={**order, "updated_at": "2026-11-01T10:00:00Z"}, headers=admin
+    )
+    assert created.status_code == again.status_code == older.status_code == 202
+    assert created.json()["order_id"] == again.json()["order_id"] == older.json()["order_id"]
+    assert again.json()["status"] == older.json()["status"] == "unchanged"
+
+
+async def test_bad_requests_are_refused_with_problems(
+    http: dict[str, httpx.AsyncClient], token: TokenFactory, store_id: str
+) -> None:
+    await register_store(http, token, store_id)
+    order_sync = http["order-sync"]
+    incomplete = canonical_order(store_id, "9", customer={"first_name": "No keys"}, lines=[])
+    refused = await order_sync.post("/v1/orders", json=incomplete, headers=token.headers("admin"))
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    fields = {error["field"] for error in refused.json()["errors"]}
+    assert {"customer", "lines"} <= fields
+    anonymous = await order_sync.post("/v1/orders", json=canonical_order(store_id, "9"))
+    assert anonymous.status_code == 401
+    viewer = await order_sync.post(
+        "/v1/orders", json=canonical_order(store_id, "9"), headers=token.headers("viewer")
+    )
+    assert viewer.status_code == 403
+
+
+async def test_a_malformed_shop_event_is_dead_lettered_with_its_reason(
+    kafka_bootstrap: str, shop_producer: AIOKafkaProducer, services_running: None
+) -> None:
+    key = f"bad-{secrets.token_hex(4)}".encode()
+    await shop_producer.send_and_wait(topics.SHOP_ORDERS, b'{"specversion": "1.0"', key=key)
+    consumer = AIOKafkaConsumer(
+        topics.dlq(topics.SHOP_ORDERS),
+        bootstrap_servers=kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+
+        async def dead_lettered() -> dict[str, bytes] | None:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    if record.key == key:
+                        return dict(record.headers)
+            return None
+
+        headers = await eventually(dead_lettered, what="the malformed event on the DLQ")
+    finally:
+        await consumer.stop()
+    assert b"invalid envelope" in headers["x-dlq-reason"]

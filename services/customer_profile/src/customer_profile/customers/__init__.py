@@ -1,0 +1,1 @@
+"""Customers: who buys, under which identities, and what they have bought."""

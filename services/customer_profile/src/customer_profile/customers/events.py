@@ -1,0 +1,82 @@
+"""Customers to and from the event contracts of `crm.customers.v1`."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from crm_common.envelope import CloudEvent
+from crm_events.customer import (
+    CUSTOMER_CREATED,
+    CUSTOMER_IDENTITY_LINKED,
+    CUSTOMER_ORDER_ATTRIBUTED,
+    CUSTOMER_UPDATED,
+    CustomerCreated,
+    CustomerIdentityLinked,
+    CustomerOrderAttributed,
+    CustomerStats,
+    CustomerUpdated,
+    Identity,
+    IdentityKind,
+)
+
+from customer_profile.customers.identities import PRIORITY
+from customer_profile.customers.models import Customer, CustomerIdentity, CustomerOrder
+
+SOURCE = "customer-profile"
+
+
+def identity(row: CustomerIdentity) -> Identity:
+    return Identity(kind=IdentityKind(row.kind), value=row.value, store_id=row.store_id or None)
+
+
+def sorted_identities(rows: Sequence[CustomerIdentity]) -> list[CustomerIdentity]:
+    """Highest priority first, then in the order they were linked."""
+    return sorted(
+        rows, key=lambda r: (PRIORITY.index(IdentityKind(r.kind)), r.linked_at, r.store_id, r.value)
+    )
+
+
+def _snapshot_fields(customer: Customer, identities: Sequence[CustomerIdentity]) -> dict[str, Any]:
+    return {
+        "customer_id": customer.customer_id,
+        "email": customer.email,
+        "phone": customer.phone,
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
+        "accepts_marketing": customer.accepts_marketing,
+        "identities": [identity(row) for row in sorted_identities(identities)],
+        "stats": CustomerStats(
+            orders_count=customer.orders_count,
+            total_spent=customer.total_spent,
+            currency=customer.currency,
+            first_order_at=customer.first_order_at,
+            last_order_at=customer.last_order_at,
+        ),
+        "created_at": customer.created_at,
+        "updated_at": customer.updated_at,
+        "version": customer.version,
+    }
+
+
+def created(customer: Customer, identities: Sequence[CustomerIdentity]) -> CloudEvent[Any]:
+    data = CustomerCreated(**_snapshot_fields(customer, identities))
+    return CUSTOMER_CREATED.event(data, source=SOURCE)
+
+
+def updated(customer: Customer, identities: Sequence[CustomerIdentity]) -> CloudEvent[Any]:
+    data = CustomerUpdated(**_snapshot_fields(customer, identities))
+    return CUSTOMER_UPDATED.event(data, source=SOURCE)
+
+
+def identity_linked(row: CustomerIdentity) -> CloudEvent[Any]:
+    data = CustomerIdentityLinked(customer_id=row.customer_id, identity=identity(row))
+    return CUSTOMER_IDENTITY_LINKED.event(data, source=SOURCE)
+
+
+def order_attributed(order: CustomerOrder) -> CloudEvent[Any]:
+    data = CustomerOrderAttributed(
+        customer_id=order.customer_id,
+        order_id=order.order_id,
+        store_id=order.store_id,
+        order_external_id=order.external_id,
+    )
+    return CUSTOMER_ORDER_ATTRIBUTED.event(data, source=SOURCE)

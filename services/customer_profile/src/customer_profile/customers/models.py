@@ -1,0 +1,70 @@
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, DateTime, Numeric
+from sqlmodel import Field, SQLModel
+
+
+class Customer(SQLModel, table=True):
+    """A person as customer-profile knows them, with the statistics of their orders."""
+
+    __tablename__ = "customers"
+
+    customer_id: str = Field(primary_key=True)
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    accepts_marketing: bool = False
+    orders_count: int = 0
+    total_spent: Decimal = Field(
+        default=Decimal("0"), sa_column=Column(Numeric, nullable=False, default=0)
+    )
+    currency: str | None = None
+    first_order_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    last_order_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    version: int = 1
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class CustomerIdentity(SQLModel, table=True):
+    """A key that points at exactly one customer; the primary key makes the link unique."""
+
+    __tablename__ = "customer_identities"
+
+    kind: str = Field(primary_key=True)
+    # "" rather than NULL for email and phone, which belong to no shop: a primary key column
+    # cannot be NULL.
+    store_id: str = Field(default="", primary_key=True)
+    value: str = Field(primary_key=True)
+    customer_id: str = Field(foreign_key="customers.customer_id", index=True)
+    linked_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    order_id: str | None = None
+    """The order that brought the identity in."""
+
+
+class CustomerOrder(SQLModel, table=True):
+    """An order attributed to a customer, as of its newest snapshot."""
+
+    __tablename__ = "customer_orders"
+
+    order_id: str = Field(primary_key=True)
+    customer_id: str = Field(foreign_key="customers.customer_id", index=True)
+    store_id: str
+    external_id: str
+    placed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    currency: str
+    net_paid: Decimal = Field(sa_column=Column(Numeric, nullable=False))
+    cancelled: bool = False
+    order_version: int
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    accepts_marketing: bool = False
+    attributed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

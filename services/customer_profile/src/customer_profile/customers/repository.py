@@ -1,0 +1,103 @@
+from collections.abc import Sequence
+
+from crm_events.customer import IdentityKind
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from customer_profile.customers.identities import IdentityKey
+from customer_profile.customers.models import Customer, CustomerIdentity, CustomerOrder
+
+_customers = SQLModel.metadata.tables["customers"]
+_identities = SQLModel.metadata.tables["customer_identities"]
+_orders = SQLModel.metadata.tables["customer_orders"]
+
+
+def _store_column(key: IdentityKey) -> str:
+    return key.store_id or ""
+
+
+def key_of(identity: CustomerIdentity) -> IdentityKey:
+    return IdentityKey(IdentityKind(identity.kind), identity.value, identity.store_id or None)
+
+
+async def get_customer(*, session: AsyncSession, customer_id: str) -> Customer | None:
+    return await session.get(Customer, customer_id)
+
+
+async def lock_customer(*, session: AsyncSession, customer_id: str) -> Customer | None:
+    """The customer, row-locked until the transaction ends so concurrent changes queue up."""
+    return await session.get(Customer, customer_id, with_for_update=True, populate_existing=True)
+
+
+async def add_customer(*, session: AsyncSession, customer: Customer) -> None:
+    session.add(customer)
+    # Identities and orders reference the customer; without relationships the unit of work
+    # does not order the inserts, so the row goes in first.
+    await session.flush()
+
+
+async def identity_owners(
+    *, session: AsyncSession, keys: Sequence[IdentityKey]
+) -> dict[IdentityKey, str]:
+    """The customer each of `keys` points at, for the keys already known."""
+    if not keys:
+        return {}
+    wanted = [(key.kind.value, _store_column(key), key.value) for key in keys]
+    rows = await session.execute(
+        select(CustomerIdentity).where(
+            tuple_(_identities.c.kind, _identities.c.store_id, _identities.c.value).in_(wanted)
+        )
+    )
+    return {key_of(identity): identity.customer_id for identity in rows.scalars()}
+
+
+async def identities_of(*, session: AsyncSession, customer_id: str) -> list[CustomerIdentity]:
+    rows = await session.execute(
+        select(CustomerIdentity).where(_identities.c.customer_id == customer_id)
+    )
+    return list(rows.scalars())
+
+
+async def identities_of_many(
+    *, session: AsyncSession, customer_ids: Sequence[str]
+) -> dict[str, list[CustomerIdentity]]:
+    found: dict[str, list[CustomerIdentity]] = {customer_id: [] for customer_id in customer_ids}
+    if customer_ids:
+        rows = await session.execute(
+            select(CustomerIdentity).where(_identities.c.customer_id.in_(customer_ids))
+        )
+        for identity in rows.scalars():
+            found[identity.customer_id].append(identity)
+    return found
+
+
+def add_identity(*, session: AsyncSession, identity: CustomerIdentity) -> None:
+    session.add(identity)
+
+
+async def get_order(*, session: AsyncSession, order_id: str) -> CustomerOrder | None:
+    return await session.get(CustomerOrder, order_id)
+
+
+def add_order(*, session: AsyncSession, order: CustomerOrder) -> None:
+    session.add(order)
+
+
+async def orders_of(*, session: AsyncSession, customer_id: str) -> list[CustomerOrder]:
+    # The session flushes pending orders first (autoflush), so a just-added order is included.
+    rows = await session.execute(select(CustomerOrder).where(_orders.c.customer_id == customer_id))
+    return list(rows.scalars())
+
+
+async def find_by_identity(*, session: AsyncSession, key: IdentityKey) -> list[Customer]:
+    rows = await session.execute(
+        select(Customer)
+        .join(CustomerIdentity, _identities.c.customer_id == _customers.c.customer_id)
+        .where(
+            _identities.c.kind == key.kind.value,
+            _identities.c.store_id == _store_column(key),
+            _identities.c.value == key.value,
+        )
+    )
+    return list(rows.scalars())

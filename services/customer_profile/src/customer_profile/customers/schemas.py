@@ -1,0 +1,71 @@
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from crm_events.customer import IdentityKind
+from pydantic import BaseModel
+
+from customer_profile.customers.models import Customer, CustomerIdentity
+
+
+class IdentityRead(BaseModel):
+    kind: IdentityKind
+    value: str
+    store_id: str | None
+    linked_at: datetime
+
+
+class CustomerStatsRead(BaseModel):
+    orders_count: int
+    total_spent: Decimal
+    currency: str | None
+    first_order_at: datetime | None
+    last_order_at: datetime | None
+
+
+class CustomerRead(BaseModel):
+    customer_id: str
+    email: str | None
+    phone: str | None
+    first_name: str | None
+    last_name: str | None
+    accepts_marketing: bool
+    identities: list[IdentityRead]
+    stats: CustomerStatsRead
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, customer: Customer, identities: Sequence[CustomerIdentity]) -> "CustomerRead":
+        return cls(
+            customer_id=customer.customer_id,
+            email=customer.email,
+            phone=customer.phone,
+            first_name=customer.first_name,
+            last_name=customer.last_name,
+            accepts_marketing=customer.accepts_marketing,
+            identities=[
+                IdentityRead(
+                    kind=IdentityKind(row.kind),
+                    value=row.value,
+                    store_id=row.store_id or None,
+                    linked_at=row.linked_at,
+                )
+                for row in identities
+            ],
+            stats=CustomerStatsRead(
+                orders_count=customer.orders_count,
+                total_spent=customer.total_spent,
+                currency=customer.currency,
+                first_order_at=customer.first_order_at,
+                last_order_at=customer.last_order_at,
+            ),
+            version=customer.version,
+            created_at=customer.created_at,
+            updated_at=customer.updated_at,
+        )
+
+
+class CustomerList(BaseModel):
+    items: list[CustomerRead]

@@ -1,0 +1,243 @@
+"""The customer rules: whose an order is, and what that changes about the customer."""
+
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+from uuid import uuid4
+
+from crm_common.envelope import CloudEvent
+from crm_common.idempotency import first_delivery
+from crm_common.outbox import add_event
+from crm_events.customer import IdentityKind
+from crm_events.order import ORDER_CONTRACTS, OrderSnapshot
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from customer_profile.customers import events, repository
+from customer_profile.customers.exceptions import InvalidLookup, NoUsableIdentity
+from customer_profile.customers.identities import (
+    IdentityKey,
+    normalise_email,
+    normalise_phone,
+    order_identity_keys,
+    resolve,
+)
+from customer_profile.customers.models import Customer, CustomerIdentity, CustomerOrder
+from customer_profile.customers.profile import Profile, compute_profile, stored_profile
+
+CONSUMER = "customer-profile.customers"
+ORDER_EVENT_TYPES = frozenset(contract.type for contract in ORDER_CONTRACTS)
+
+
+class CustomerView(NamedTuple):
+    customer: Customer
+    identities: list[CustomerIdentity]
+
+
+async def apply_order_event(
+    *, session: AsyncSession, event: CloudEvent[dict[str, Any]], customers_topic: str
+) -> None:
+    """Attribute the order of one crm.orders.v1 event; a redelivered event changes nothing."""
+    if event.type not in ORDER_EVENT_TYPES:
+        return
+    order = OrderSnapshot.model_validate(event.data)
+    if not await first_delivery(session, consumer=CONSUMER, event_id=event.id):
+        return
+    for outgoing in await attribute_order(session=session, order=order):
+        add_event(session, topic=customers_topic, key=outgoing.subject, event=outgoing)
+
+
+async def attribute_order(
+    *, session: AsyncSession, order: OrderSnapshot, now: datetime | None = None
+) -> list[CloudEvent[Any]]:
+    """Find or create the order's customer, link the order's identities to them and refresh
+    their order list and statistics; returns the customer events owed, in publishing order.
+
+    A snapshot no newer than the one stored changes nothing. An order keeps the customer it was
+    first attributed to.
+    """
+    now = now or datetime.now(UTC)
+    stored = await repository.get_order(session=session, order_id=order.order_id)
+    if is_stale(stored, order):
+        return []
+    keys = order_identity_keys(order)
+    if stored is None and not keys:
+        raise NoUsableIdentity(order.order_id)
+    owners = await repository.identity_owners(session=session, keys=keys)
+    customer_id = stored.customer_id if stored is not None else resolve(keys, owners)
+
+    is_new = customer_id is None
+    if customer_id is None:
+        customer = Customer(customer_id=str(uuid4()), created_at=now, updated_at=now, version=1)
+        await repository.add_customer(session=session, customer=customer)
+    else:
+        found = await repository.lock_customer(session=session, customer_id=customer_id)
+        if found is None:
+            raise LookupError(f"customer {customer_id} of order {order.order_id} is missing")
+        customer = found
+
+    new_links = [
+        CustomerIdentity(
+            kind=key.kind.value,
+            store_id=key.store_id or "",
+            value=key.value,
+            customer_id=customer.customer_id,
+            linked_at=now,
+            order_id=order.order_id,
+        )
+        for key in keys
+        if key not in owners
+    ]
+    for link in new_links:
+        repository.add_identity(session=session, identity=link)
+    # Keys held by another customer stay theirs; the order's contact data here are only the
+    # keys that now point at this customer.
+    own = {key for key in keys if owners.get(key, customer.customer_id) == customer.customer_id}
+    row = order_row(order, customer_id=customer.customer_id, own=own, now=now, stored=stored)
+    if stored is None:
+        repository.add_order(session=session, order=row)
+
+    orders = await repository.orders_of(session=session, customer_id=customer.customer_id)
+    profile = compute_profile(orders)
+    changed = not is_new and (bool(new_links) or profile != stored_profile(customer))
+    if is_new or changed:
+        _apply(customer, profile)
+    if changed:
+        customer.version += 1
+        customer.updated_at = now
+    identities = await repository.identities_of(session=session, customer_id=customer.customer_id)
+
+    outgoing: list[CloudEvent[Any]] = []
+    if is_new:
+        outgoing.append(events.created(customer, identities))
+    outgoing.extend(events.identity_linked(link) for link in new_links)
+    if stored is None:
+        outgoing.append(events.order_attributed(row))
+    if changed:
+        outgoing.append(events.updated(customer, identities))
+    return outgoing
+
+
+async def get_customer(*, session: AsyncSession, customer_id: str) -> CustomerView | None:
+    """One customer with their identities."""
+    customer = await repository.get_customer(session=session, customer_id=customer_id)
+    if customer is None:
+        return None
+    identities = await repository.identities_of(session=session, customer_id=customer_id)
+    return CustomerView(customer, events.sorted_identities(identities))
+
+
+async def find_customers(
+    *,
+    session: AsyncSession,
+    email: str | None = None,
+    phone: str | None = None,
+    region: str | None = None,
+    store_id: str | None = None,
+    external_id: str | None = None,
+) -> list[CustomerView]:
+    """The customers one identity points at (none or one while merging does not exist)."""
+    key = lookup_key(
+        email=email, phone=phone, region=region, store_id=store_id, external_id=external_id
+    )
+    customers = await repository.find_by_identity(session=session, key=key)
+    identities = await repository.identities_of_many(
+        session=session, customer_ids=[c.customer_id for c in customers]
+    )
+    return [CustomerView(c, events.sorted_identities(identities[c.customer_id])) for c in customers]
+
+
+def lookup_key(
+    *,
+    email: str | None,
+    phone: str | None,
+    region: str | None,
+    store_id: str | None,
+    external_id: str | None,
+) -> IdentityKey:
+    """The identity a lookup names: exactly one of email, phone (with an optional region), or
+    store_id with external_id."""
+    given = [
+        name
+        for name, present in (
+            ("email", email is not None),
+            ("phone", phone is not None),
+            ("store_id/external_id", store_id is not None or external_id is not None),
+        )
+        if present
+    ]
+    if len(given) != 1:
+        fields = ["email", "phone", "store_id", "external_id"]
+        raise InvalidLookup(
+            "give exactly one lookup: email, phone (optionally with region), "
+            f"or store_id with external_id; got {', '.join(given) or 'none'}",
+            [_error(name, "exactly one lookup is required") for name in fields],
+        )
+    if region is not None and phone is None:
+        raise InvalidLookup("region only applies to a phone lookup", [_error("region", "no phone")])
+    if email is not None:
+        normalised = normalise_email(email)
+        if normalised is None:
+            raise InvalidLookup("email is not a valid address", [_error("email", "invalid email")])
+        return IdentityKey(IdentityKind.EMAIL, normalised)
+    if phone is not None:
+        e164 = normalise_phone(phone, region=region)
+        if e164 is None:
+            raise InvalidLookup(
+                "phone is not a valid number (give +<country code>, or a region)",
+                [_error("phone", "invalid phone number")],
+            )
+        return IdentityKey(IdentityKind.PHONE, e164)
+    if store_id and external_id:
+        return IdentityKey(IdentityKind.STORE_REF, external_id, store_id)
+    pair = (("store_id", store_id), ("external_id", external_id))
+    raise InvalidLookup(
+        "store_id and external_id go together, both non-empty",
+        [_error(name, "required with the other") for name, value in pair if not value],
+    )
+
+
+def _error(name: str, message: str) -> dict[str, Any]:
+    return {"field": f"query.{name}", "message": message, "type": "invalid_lookup"}
+
+
+def is_stale(stored: CustomerOrder | None, order: OrderSnapshot) -> bool:
+    """Whether `order` is no newer than the snapshot already stored (same version: same data)."""
+    return stored is not None and stored.order_version >= order.version
+
+
+def order_row(
+    order: OrderSnapshot,
+    *,
+    customer_id: str,
+    own: set[IdentityKey],
+    now: datetime,
+    stored: CustomerOrder | None,
+) -> CustomerOrder:
+    """The order-list row for `order`: `stored` brought up to date, or a new row."""
+    contact = {key.kind: key.value for key in own if key.kind is not IdentityKind.STORE_REF}
+    row = stored or CustomerOrder(
+        order_id=order.order_id,
+        customer_id=customer_id,
+        attributed_at=now,
+        store_id=order.store_id,
+        external_id=order.external_id,
+        placed_at=order.placed_at,
+        currency=order.currency,
+        net_paid=order.net_paid,
+        order_version=order.version,
+    )
+    row.placed_at = order.placed_at
+    row.currency = order.currency
+    row.net_paid = order.net_paid
+    row.cancelled = order.cancelled_at is not None
+    row.order_version = order.version
+    row.email = contact.get(IdentityKind.EMAIL)
+    row.phone = contact.get(IdentityKind.PHONE)
+    row.first_name = order.customer.first_name
+    row.last_name = order.customer.last_name
+    row.accepts_marketing = order.customer.accepts_marketing
+    return row
+
+
+def _apply(customer: Customer, profile: Profile) -> None:
+    for name, value in profile.as_dict().items():
+        setattr(customer, name, value)

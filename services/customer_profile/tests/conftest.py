@@ -1,0 +1,98 @@
+"""Factories for order snapshots and their events, and a migrated database per test."""
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from crm_common import db
+from crm_common.envelope import CloudEvent
+from crm_events.order import OrderSnapshot
+from crm_events.registry import CONTRACTS
+from crm_events.shop import CanonicalOrder
+from customer_profile.main import MIGRATIONS
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+PLACED_AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _make_order(
+    *,
+    order_id: str | None = None,
+    store_id: str = "store-a",
+    external_id: str | None = None,
+    version: int = 1,
+    placed_at: datetime = PLACED_AT,
+    currency: str = "USD",
+    total: str = "30.00",
+    refunded_total: str = "0",
+    financial_status: str = "paid",
+    cancelled_at: datetime | None = None,
+    email: str | None = "ada@example.com",
+    phone: str | None = None,
+    customer_ref: str | None = None,
+    first_name: str | None = "Ada",
+    last_name: str | None = "Lovelace",
+    accepts_marketing: bool = False,
+    shipping_country: str | None = None,
+    billing_country: str | None = None,
+    store_country: str | None = None,
+) -> OrderSnapshot:
+    """An order snapshot as order-sync would publish it; every part can be overridden."""
+    canonical = CanonicalOrder.model_validate(
+        {
+            "store_id": store_id,
+            "external_id": external_id or f"ext-{uuid4().hex[:8]}",
+            "placed_at": placed_at,
+            "currency": currency,
+            "financial_status": financial_status,
+            "cancelled_at": cancelled_at,
+            "customer": {
+                "external_id": customer_ref,
+                "email": email,
+                "phone": phone,
+                "first_name": first_name,
+                "last_name": last_name,
+                "accepts_marketing": accepts_marketing,
+            },
+            "lines": [{"name": "Mug", "quantity": 1, "unit_price": total}],
+            "shipping_address": {"country": shipping_country} if shipping_country else None,
+            "billing_address": {"country": billing_country} if billing_country else None,
+            "total": total,
+            "refunded_total": refunded_total,
+        }
+    )
+    return OrderSnapshot.from_order(
+        canonical, order_id=order_id or str(uuid4()), version=version, store_country=store_country
+    )
+
+
+def _order_event(
+    order: OrderSnapshot, event_type: str = "crm.order.placed"
+) -> CloudEvent[dict[str, Any]]:
+    """`order` in the envelope order-sync publishes, with `data` as it arrives: a plain dict."""
+    contract = CONTRACTS.get(event_type)
+    typed = contract.event(contract.model.model_validate(order.model_dump()))
+    return CloudEvent[dict[str, Any]].model_validate_json(typed.model_dump_json())
+
+
+@pytest.fixture
+def make_order() -> Callable[..., OrderSnapshot]:
+    """Build an order snapshot: `make_order(email=..., version=2, ...)`."""
+    return _make_order
+
+
+@pytest.fixture
+def order_event() -> Callable[..., CloudEvent[dict[str, Any]]]:
+    """Wrap a snapshot in an order event: `order_event(snapshot, "crm.order.paid")`."""
+    return _order_event
+
+
+@pytest.fixture
+async def sessions(fresh_database: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on a database of this test's own, migrated to the newest revision."""
+    engine = db.create_engine(fresh_database, pool_size=2)
+    await db.migrate(engine, MIGRATIONS)
+    yield db.session_factory(engine)
+    await engine.dispose()

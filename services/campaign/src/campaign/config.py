@@ -1,0 +1,13 @@
+from crm_common.settings import PostgresSettings
+from pydantic_settings import SettingsConfigDict
+
+
+class Settings(PostgresSettings):
+    model_config = SettingsConfigDict(env_prefix="CAMPAIGN_", extra="ignore", frozen=True)
+
+    service_name: str = "campaign"
+    http_port: int = 8003
+    consumer_group_prefix: str = "campaign"
+    """Consumer groups are named `<prefix>.<consumer>`; tests use their own prefix so they never
+    share partitions or offsets with a running service."""
+    database_url: str = "postgresql+asyncpg://crm:crm@127.0.0.1:5432/campaign"

@@ -1,0 +1,33 @@
+"""The campaign service: segments, campaigns and messages (for now: its contact list)."""
+
+from pathlib import Path
+
+from crm_common.http import create_http_app
+from crm_common.runtime import PostgresRuntime
+from crm_common.service import serve
+from fastapi import FastAPI
+
+from campaign import worker
+from campaign.config import Settings
+from campaign.contacts.api import router as contacts_router
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    runtime = PostgresRuntime(settings, topics=worker.TOPICS, migrations_dir=MIGRATIONS)
+    worker.register(runtime, settings)
+    app = create_http_app(
+        settings,
+        title="campaign",
+        lifespan=runtime.lifespan,
+        routers=[contacts_router],
+        readiness=runtime.readiness,
+    )
+    app.state.runtime = runtime
+    return app
+
+
+def run() -> None:
+    serve(Settings(), create_app)

@@ -1,0 +1,58 @@
+"""The rules on real PostgreSQL, without Kafka."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+from campaign.contacts import service
+from campaign.main import MIGRATIONS
+from crm_common import db
+from crm_events.customer import CustomerSnapshot
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def sessions(fresh_database: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = db.create_engine(fresh_database, pool_size=2)
+    await db.migrate(engine, MIGRATIONS)
+    yield db.session_factory(engine)
+    await engine.dispose()
+
+
+async def test_an_applied_event_is_not_applied_again(sessions, new_customer):
+    data = new_customer()
+    first = CustomerSnapshot.model_validate(data)
+    async with db.transaction(sessions) as session:
+        await service.apply_customer_change(session=session, event_id="e-1", change=first)
+
+    # The same event id carrying other content: only the id decides, so nothing changes.
+    altered = CustomerSnapshot.model_validate({**data, "email": "other@example.com", "version": 9})
+    async with db.transaction(sessions) as session:
+        await service.apply_customer_change(session=session, event_id="e-1", change=altered)
+
+    async with sessions() as session:
+        stored = await service.get_contact(session=session, customer_id=data["customer_id"])
+    assert stored is not None
+    assert (stored.email, stored.version) == (data["email"], 1)
+
+
+async def test_a_failed_event_leaves_no_claim(sessions, new_customer):
+    # The claim commits with the effect: an event whose handling failed is applied on retry.
+    data = new_customer()
+    change = CustomerSnapshot.model_validate(data)
+
+    async def fail_after_applying() -> None:
+        async with db.transaction(sessions) as session:
+            await service.apply_customer_change(session=session, event_id="e-2", change=change)
+            raise RuntimeError("the broker connection dropped")
+
+    with pytest.raises(RuntimeError):
+        await fail_after_applying()
+
+    async with db.transaction(sessions) as session:
+        await service.apply_customer_change(session=session, event_id="e-2", change=change)
+    async with sessions() as session:
+        stored = await service.get_contact(session=session, customer_id=data["customer_id"])
+    assert stored is not None
+    assert stored.email == data["email"]

@@ -1,0 +1,1 @@
+"""The support desk's own copy of who each customer is, fed by crm.customers.v1."""

@@ -1,0 +1,17 @@
+from crm_common.problems import NotFound
+from fastapi import APIRouter
+
+from support_ticket.customers import service
+from support_ticket.customers.schemas import CustomerRead
+from support_ticket.deps import DatabaseDep, Reader
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+
+@router.get("/{customer_id}")
+async def read_customer(customer_id: str, _: Reader, database: DatabaseDep) -> CustomerRead:
+    """A customer as the support desk sees them (merges followed)."""
+    customer = await service.get_customer(database=database, customer_id=customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id}")
+    return CustomerRead.model_validate(customer, from_attributes=True)

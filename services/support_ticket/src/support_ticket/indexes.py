@@ -1,0 +1,11 @@
+"""Every collection's indexes, created at start before the consumers run (a no-op when present)."""
+
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from support_ticket.customers import repository as customers
+
+
+async def ensure_indexes(database: AsyncDatabase[dict[str, Any]]) -> None:
+    await customers.ensure_indexes(database=database)

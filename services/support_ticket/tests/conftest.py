@@ -1,0 +1,158 @@
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from asgi_lifespan import LifespanManager
+from crm_common.auth import issue_token
+from crm_common.contracts import EventContract
+from crm_common.envelope import CloudEvent, to_json_bytes
+from crm_common.mongo import create_client
+from crm_events.customer import CUSTOMER_CREATED
+from crm_events.topics import CRM_CUSTOMERS
+from pymongo.asynchronous.database import AsyncDatabase
+from support_ticket.config import Settings
+from support_ticket.main import create_app
+
+Poll = Callable[[Callable[[], Awaitable[bool]]], Awaitable[None]]
+
+
+def customer_data(**overrides: Any) -> dict[str, Any]:
+    """A valid crm.customer.created/updated body for a customer no other test uses."""
+    # MongoDB keeps milliseconds: whole seconds make stored and sent times compare equal.
+    now = datetime.now(UTC).replace(microsecond=0)
+    suffix = secrets.token_hex(4)
+    return {
+        "customer_id": f"cust-{suffix}",
+        "email": f"ann.{suffix}@example.com",
+        "phone": f"+1415{secrets.randbelow(10**7):07d}",
+        "first_name": f"Ann{suffix}",
+        "last_name": f"Lee{suffix}",
+        "accepts_marketing": True,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def new_customer() -> Callable[..., dict[str, Any]]:
+    return customer_data
+
+
+@pytest.fixture
+def customer_event() -> Callable[..., CloudEvent[Any]]:
+    """`customer_event(contract, **data)`: an envelope of `contract` around `data`."""
+
+    def build(contract: EventContract[Any] = CUSTOMER_CREATED, **data: Any) -> CloudEvent[Any]:
+        return contract.event(contract.model.model_validate(data), source="test")
+
+    return build
+
+
+@pytest.fixture
+async def database(mongodb_url: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    """A database of its own for one test, dropped afterwards."""
+    client = create_client(mongodb_url)
+    name = f"test_support_ticket_{secrets.token_hex(4)}"
+    yield client[name]
+    await client.drop_database(name)
+    await client.close()
+
+
+@pytest.fixture
+def settings(
+    mongodb_url: str,
+    database: AsyncDatabase[dict[str, Any]],
+    kafka_bootstrap: str,
+    jwt_keys: tuple[str, str],
+) -> Settings:
+    return Settings(
+        mongodb_url=mongodb_url,
+        mongodb_database=database.name,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        jwt_public_key=jwt_keys[1],
+        consumer_retry_backoff_seconds=0.05,
+        consumer_group_prefix="support_ticket-tests",
+    )
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The whole service (indexes, broker, consumers) started on real infrastructure."""
+    app = create_app(settings)
+    async with (
+        LifespanManager(app, startup_timeout=60, shutdown_timeout=30),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app), base_url="http://support-ticket"
+        ) as http,
+    ):
+        yield http
+
+
+@pytest.fixture
+def auth(jwt_keys: tuple[str, str]) -> Callable[..., dict[str, str]]:
+    """`auth("agent")`: headers with a bearer token holding those roles."""
+
+    def headers(*roles: str) -> dict[str, str]:
+        token = issue_token(jwt_keys[0], subject="tester@example.com", roles=list(roles))
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
+
+
+@pytest.fixture(scope="session")
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    kafka = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await kafka.start()
+    yield kafka
+    await kafka.stop()
+
+
+@pytest.fixture
+def publish(producer: AIOKafkaProducer) -> Callable[[CloudEvent[Any]], Awaitable[None]]:
+    """Send an event to crm.customers.v1, keyed as customer-profile keys it (by subject)."""
+
+    async def send(event: CloudEvent[Any]) -> None:
+        key = event.subject.encode() if event.subject else None
+        await producer.send_and_wait(CRM_CUSTOMERS, to_json_bytes(event), key=key)
+
+    return send
+
+
+@pytest.fixture
+def eventually() -> Poll:
+    """Await `check()` until it is true; fail after a deadline (never a fixed sleep)."""
+
+    async def poll(check: Callable[[], Awaitable[bool]], timeout: float = 45.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not await check():
+            if loop.time() > deadline:
+                pytest.fail(f"condition not met within {timeout}s")
+            await asyncio.sleep(0.1)
+
+    return poll
+
+
+@pytest.fixture
+def processed(
+    database: AsyncDatabase[dict[str, Any]], eventually: Poll
+) -> Callable[..., Awaitable[None]]:
+    """Wait until the customer consumer has applied the events with these ids."""
+
+    async def wait_for(*events: CloudEvent[Any]) -> None:
+        ids = [event.id for event in events]
+
+        async def all_applied() -> bool:
+            count = await database["processed_events"].count_documents({"event_id": {"$in": ids}})
+            return count == len(ids)
+
+        await eventually(all_applied)
+
+    return wait_for

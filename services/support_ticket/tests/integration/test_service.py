@@ -1,0 +1,57 @@
+"""The rules on the real MongoDB-wire server, without Kafka: repeating effects is harmless."""
+
+from datetime import UTC, datetime
+
+import pytest
+from crm_events.customer import CustomerErased, CustomerMerged, CustomerSnapshot
+from support_ticket import indexes
+from support_ticket.customers import service
+
+pytestmark = pytest.mark.integration
+
+
+async def test_every_effect_is_safe_to_repeat_when_its_record_was_lost(database, new_customer):
+    # No multi-document transactions: a crash after an effect but before its processed-event
+    # record means the event is applied a second time.
+    await indexes.ensure_indexes(database)
+    survivor, merged, other = new_customer(), new_customer(), new_customer()
+    now = datetime.now(UTC).replace(microsecond=0)
+    changes = [
+        CustomerSnapshot.model_validate(survivor),
+        CustomerSnapshot.model_validate(merged),
+        CustomerSnapshot.model_validate({**merged, "first_name": "Newer", "version": 2}),
+        CustomerSnapshot.model_validate(other),
+        CustomerMerged(
+            merge_id="m-1",
+            survivor_id=survivor["customer_id"],
+            merged_id=merged["customer_id"],
+            merged_at=now,
+        ),
+        CustomerErased(customer_id=other["customer_id"], erased_at=now),
+    ]
+    for number, change in enumerate(changes):
+        await service.apply_customer_change(database=database, event_id=str(number), change=change)
+    stored = await database["customers"].find().sort("_id").to_list()
+
+    await database["processed_events"].delete_many({})
+    for number, change in enumerate(changes):
+        await service.apply_customer_change(database=database, event_id=str(number), change=change)
+
+    assert await database["customers"].find().sort("_id").to_list() == stored
+    assert await database["processed_events"].count_documents({}) == len(changes)
+
+
+async def test_an_applied_event_is_not_applied_again(database, new_customer):
+    await indexes.ensure_indexes(database)
+    data = new_customer()
+    first = CustomerSnapshot.model_validate(data)
+    await service.apply_customer_change(database=database, event_id="e-1", change=first)
+
+    # The same event id carrying other content: only the id decides, so nothing changes.
+    altered = CustomerSnapshot.model_validate({**data, "email": "other@example.com", "version": 9})
+    await service.apply_customer_change(database=database, event_id="e-1", change=altered)
+
+    stored = await service.get_customer(database=database, customer_id=data["customer_id"])
+    assert stored is not None
+    assert stored.email == data["email"]
+    assert stored.version == 1

@@ -1,0 +1,15 @@
+from typing import Annotated
+
+from crm_common.auth import READERS, Principal, requires
+from crm_common.runtime import PostgresRuntime
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+
+def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    runtime: PostgresRuntime = request.app.state.runtime
+    return runtime.sessions
+
+
+SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
+Reader = Annotated[Principal, Depends(requires(*READERS))]

@@ -1,0 +1,33 @@
+"""The analytics service: order facts and KPIs (later cohorts, RFM and lifetime value)."""
+
+from pathlib import Path
+
+from crm_common.http import create_http_app
+from crm_common.runtime import PostgresRuntime
+from crm_common.service import serve
+from fastapi import FastAPI
+
+from analytics import worker
+from analytics.config import Settings
+from analytics.kpis.api import router as kpis_router
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    runtime = PostgresRuntime(settings, topics=worker.TOPICS, migrations_dir=MIGRATIONS)
+    worker.register(runtime, settings)
+    app = create_http_app(
+        settings,
+        title="analytics",
+        lifespan=runtime.lifespan,
+        routers=[kpis_router],
+        readiness=runtime.readiness,
+    )
+    app.state.runtime = runtime
+    return app
+
+
+def run() -> None:
+    serve(Settings(), create_app)

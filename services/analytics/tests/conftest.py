@@ -1,0 +1,303 @@
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import RecordMetadata
+from analytics.config import Settings
+from analytics.facts import service
+from analytics.main import MIGRATIONS, create_app
+from analytics.worker import TOPICS
+from asgi_lifespan import LifespanManager
+from crm_common import db
+from crm_common.auth import issue_token
+from crm_common.envelope import CloudEvent, parse_envelope, to_json_bytes
+from crm_common.kafka import ensure_topics
+from crm_events.customer import (
+    CUSTOMER_MERGED,
+    CUSTOMER_ORDER_ATTRIBUTED,
+    CustomerMerged,
+    CustomerOrderAttributed,
+)
+from crm_events.order import ORDER_CONTRACTS, OrderSnapshot
+from crm_events.topics import CRM_CUSTOMERS, CRM_ORDERS
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+Poll = Callable[..., Awaitable[None]]
+_ORDER_CONTRACT = {contract.type: contract for contract in ORDER_CONTRACTS}
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(6)}"
+
+
+def order_snapshot(
+    *,
+    store_id: str,
+    placed_at: datetime,
+    net_paid: str = "10.00",
+    customer_ref: str | None = None,
+    order_id: str | None = None,
+    version: int = 1,
+    currency: str = "USD",
+    cancelled_at: datetime | None = None,
+) -> OrderSnapshot:
+    """An order-sync snapshot; the customer's contact details are there so that tests can show
+    analytics leaves them behind."""
+    paid = Decimal(net_paid) > 0
+    return OrderSnapshot.model_validate(
+        {
+            "order_id": order_id or new_id("order"),
+            "store_id": store_id,
+            "external_id": new_id("shop-order"),
+            "placed_at": placed_at,
+            "currency": currency,
+            "financial_status": "paid" if paid else "pending",
+            "cancelled_at": cancelled_at,
+            "customer": {
+                "external_id": customer_ref,
+                "email": "ann@example.com",
+                "first_name": "Ann",
+            },
+            "lines": [{"name": "Mug", "quantity": 1, "unit_price": net_paid}],
+            "total": net_paid,
+            "net_paid": net_paid,
+            "version": version,
+        }
+    )
+
+
+def order_event(snapshot: OrderSnapshot, event_type: str = "crm.order.placed") -> CloudEvent[Any]:
+    contract = _ORDER_CONTRACT[event_type]
+    return contract.event(contract.model.model_validate(snapshot.model_dump()), source="test")
+
+
+def attribution_event(
+    *, order_id: str, customer_id: str, store_id: str, time: datetime | None = None
+) -> CloudEvent[Any]:
+    data = CustomerOrderAttributed(
+        customer_id=customer_id,
+        order_id=order_id,
+        store_id=store_id,
+        order_external_id=new_id("shop-order"),
+    )
+    extra = {"time": time} if time is not None else {}
+    return CUSTOMER_ORDER_ATTRIBUTED.event(data, source="test", **extra)
+
+
+def merge_event(*, merged_id: str, survivor_id: str) -> CloudEvent[Any]:
+    data = CustomerMerged(
+        merge_id=new_id("merge"),
+        merged_id=merged_id,
+        survivor_id=survivor_id,
+        merged_at=datetime.now(UTC),
+    )
+    return CUSTOMER_MERGED.event(data, source="test")
+
+
+async def _start_group_at_end(
+    producer: AIOKafkaProducer, bootstrap: str, group_id: str, topic: str
+) -> None:
+    """Commit the group's offsets at the current end of `topic`, so that a consumer of the group
+    sees every event published from now on and none of the topic's history."""
+    await ensure_topics(bootstrap, [topic])
+    partitions = [TopicPartition(topic, p) for p in await producer.partitions_for(topic)]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.commit(dict(await consumer.end_offsets(partitions)))
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture
+async def settings(
+    fresh_database: str,
+    kafka_bootstrap: str,
+    jwt_keys: tuple[str, str],
+    producer: AIOKafkaProducer,
+) -> Settings:
+    group = new_id("analytics-test")
+    for suffix, topic in (("orders", CRM_ORDERS), ("customers", CRM_CUSTOMERS)):
+        await _start_group_at_end(producer, kafka_bootstrap, f"{group}.{suffix}", topic)
+    return Settings(
+        database_url=fresh_database,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        jwt_public_key=jwt_keys[1],
+        consumer_group=group,
+        consumer_retry_backoff_seconds=0.05,
+    )
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The whole service (migrations, broker, consumers) started on real infrastructure."""
+    assert set(TOPICS) == {CRM_ORDERS, CRM_CUSTOMERS}
+    app = create_app(settings)
+    async with (
+        LifespanManager(app, startup_timeout=60, shutdown_timeout=30),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://analytics") as http,
+    ):
+        yield http
+
+
+@pytest.fixture
+def auth(jwt_keys: tuple[str, str]) -> Callable[..., dict[str, str]]:
+    """`auth("analyst")`: headers with a bearer token holding those roles."""
+
+    def headers(*roles: str) -> dict[str, str]:
+        token = issue_token(jwt_keys[0], subject="tester@example.com", roles=list(roles))
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
+
+
+@pytest.fixture(scope="session")
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    kafka = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await kafka.start()
+    yield kafka
+    await kafka.stop()
+
+
+Publish = Callable[..., Awaitable[RecordMetadata]]
+
+
+@pytest.fixture
+def publish(producer: AIOKafkaProducer) -> Publish:
+    """`publish(event)`: send to the event's real topic, keyed by its subject as producers do;
+    `partition=` forces a partition (to put a marker right behind an event)."""
+
+    async def send(event: CloudEvent[Any], *, partition: int | None = None) -> RecordMetadata:
+        topic = CRM_ORDERS if event.type.startswith("crm.order.") else CRM_CUSTOMERS
+        key = event.subject.encode() if event.subject else None
+        metadata: RecordMetadata = await producer.send_and_wait(
+            topic, to_json_bytes(event), key=key, partition=partition
+        )
+        return metadata
+
+    return send
+
+
+@pytest.fixture
+def eventually() -> Poll:
+    """Await `check()` until it is true; fail after a deadline (never a fixed sleep)."""
+
+    async def poll(check: Callable[[], Awaitable[bool]], timeout: float = 45.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not await check():
+            if loop.time() > deadline:
+                pytest.fail(f"condition not met within {timeout}s")
+            await asyncio.sleep(0.1)
+
+    return poll
+
+
+@pytest.fixture
+async def database(fresh_database: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to the service's database, to see what it stored."""
+    connection = await asyncpg.connect(fresh_database)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+def fact_stored(database: asyncpg.Connection, eventually: Poll) -> Callable[..., Awaitable[None]]:
+    """Wait until each order's fact holds at least the given version (order_id, version)."""
+
+    async def wait_for(*orders: tuple[str, int]) -> None:
+        async def all_stored() -> bool:
+            for order_id, version in orders:
+                stored = await database.fetchval(
+                    "SELECT version FROM order_facts WHERE order_id = $1", order_id
+                )
+                if stored is None or stored < version:
+                    return False
+            return True
+
+        await eventually(all_stored)
+
+    return wait_for
+
+
+@pytest.fixture
+def processed(database: asyncpg.Connection, eventually: Poll) -> Callable[..., Awaitable[None]]:
+    """Wait until the customer-event consumer has applied the events."""
+
+    async def wait_for(*events: CloudEvent[Any]) -> None:
+        ids = [event.id for event in events]
+
+        async def all_applied() -> bool:
+            count = await database.fetchval(
+                "SELECT count(*) FROM processed_events WHERE event_id = ANY($1::text[])", ids
+            )
+            return bool(count == len(ids))
+
+        await eventually(all_applied)
+
+    return wait_for
+
+
+class Factories:
+    """The builders above, for test modules (which cannot import conftest)."""
+
+    new_id = staticmethod(new_id)
+    order = staticmethod(order_snapshot)
+    order_event = staticmethod(order_event)
+    attribution_event = staticmethod(attribution_event)
+    merge_event = staticmethod(merge_event)
+
+
+@pytest.fixture
+def make() -> type[Factories]:
+    return Factories
+
+
+@pytest.fixture
+def store_id() -> str:
+    """A store no other test (or other engineer's test) publishes orders for."""
+    return new_id("store")
+
+
+@pytest.fixture
+async def sessions(fresh_database: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on a migrated database of the test's own, without broker or app."""
+    engine = db.create_engine(fresh_database, pool_size=20)
+    await db.migrate(engine, MIGRATIONS)
+    yield db.session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+def apply(
+    sessions: async_sessionmaker[AsyncSession],
+) -> Callable[[CloudEvent[Any]], Awaitable[None]]:
+    """Apply one event as its consumer does: parsed off the wire, in its own transaction, retried
+    when PostgreSQL breaks a deadlock (as `crm_common.kafka.subscribe` would)."""
+
+    async def apply_event(event: CloudEvent[Any]) -> None:
+        wire = parse_envelope(to_json_bytes(event))
+        for attempt in range(5):
+            try:
+                async with db.transaction(sessions) as session:
+                    if wire.type.startswith("crm.order."):
+                        await service.apply_order_event(session=session, event=wire)
+                    else:
+                        await service.apply_customer_event(session=session, event=wire)
+                return
+            except DBAPIError:
+                if attempt == 4:
+                    raise
+
+    return apply_event

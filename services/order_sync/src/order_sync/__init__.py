@@ -1,0 +1,1 @@
+"""order-sync: shop connections and the orders they send, published as canonical order events."""

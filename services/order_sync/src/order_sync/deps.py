@@ -1,0 +1,28 @@
+from typing import Annotated
+
+from crm_common.auth import READERS, Principal, Role, requires
+from crm_common.runtime import PostgresRuntime
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from order_sync.config import Settings
+
+
+def get_runtime(request: Request) -> PostgresRuntime:
+    runtime: PostgresRuntime = request.app.state.runtime
+    return runtime
+
+
+def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    return get_runtime(request).sessions
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+Reader = Annotated[Principal, Depends(requires(*READERS))]
+Admin = Annotated[Principal, Depends(requires(Role.ADMIN))]

@@ -1,0 +1,8 @@
+import crm_common.idempotency
+import crm_common.outbox  # noqa: F401  (registers outbox_events)
+import order_sync.orders.models
+import order_sync.stores.models  # noqa: F401
+from crm_common.db import run_alembic_env
+from sqlmodel import SQLModel
+
+run_alembic_env(SQLModel.metadata)

@@ -1,0 +1,65 @@
+"""Stored orders to and from the event contracts: snapshots and their crm.orders.v1 events."""
+
+import json
+from typing import Any
+from uuid import UUID, uuid5
+
+from crm_common.contracts import EventContract
+from crm_common.envelope import CloudEvent
+from crm_events.order import (
+    ORDER_CANCELLED,
+    ORDER_FULFILLED,
+    ORDER_PAID,
+    ORDER_PLACED,
+    ORDER_REFUNDED,
+    ORDER_UPDATED,
+    OrderSnapshot,
+)
+from crm_events.shop import CanonicalOrder
+
+from order_sync.orders.lifecycle import OrderEventType
+
+SOURCE = "order-sync"
+
+# Never change: every order id ever issued is derived from it.
+ORDER_ID_NAMESPACE = UUID("8d0f6c2e-51a4-4b7e-9a53-6f1d2c4b7e90")
+
+CONTRACTS: dict[OrderEventType, EventContract[Any]] = {
+    OrderEventType.PLACED: ORDER_PLACED,
+    OrderEventType.PAID: ORDER_PAID,
+    OrderEventType.FULFILLED: ORDER_FULFILLED,
+    OrderEventType.CANCELLED: ORDER_CANCELLED,
+    OrderEventType.REFUNDED: ORDER_REFUNDED,
+    OrderEventType.UPDATED: ORDER_UPDATED,
+}
+
+
+def order_id_for(store_id: str, external_id: str) -> str:
+    """Our id of a shop order: the same shop and shop order id always give the same id."""
+    # A JSON array keeps the two parts apart whatever characters they contain.
+    return str(uuid5(ORDER_ID_NAMESPACE, json.dumps([store_id, external_id])))
+
+
+def snapshot(
+    order: CanonicalOrder, *, order_id: str, version: int, store_country: str | None
+) -> OrderSnapshot:
+    """The order as stored at `version`, unknown fields included, with its store's country
+    (the default region for the customer's phone number)."""
+    return OrderSnapshot.from_order(
+        order, order_id=order_id, version=version, store_country=store_country
+    )
+
+
+def lifecycle_event(event_type: OrderEventType, data: OrderSnapshot) -> CloudEvent[Any]:
+    """The CloudEvent announcing `data` as `event_type`.
+
+    Its id is derived from the order, version and type, so one stored change can never yield
+    two different events of one type.
+    """
+    contract = CONTRACTS[event_type]
+    return contract.event(
+        contract.model.model_validate(data.model_dump()),
+        source=SOURCE,
+        id=str(uuid5(UUID(data.order_id), f"{data.version}/{event_type.value}")),
+        time=data.updated_at,
+    )

@@ -1,0 +1,1 @@
+"""The shops connected to order-sync: their platform, currency and default country."""

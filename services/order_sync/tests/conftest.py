@@ -1,0 +1,210 @@
+"""Fixtures for order-sync's tests: settings on fresh infrastructure, the app, tokens, payloads.
+
+With `--import-mode=importlib` test modules cannot import each other, so shared helpers are
+handed out as fixtures.
+"""
+
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient
+from asgi_lifespan import LifespanManager
+from crm_common.auth import issue_token
+from crm_common.envelope import CloudEvent, to_json_bytes
+from crm_common.testing.plugin import unique_topic
+from crm_events.shop import CANONICAL_ORDER_EXAMPLE
+from fastapi import FastAPI
+from order_sync.config import Settings
+from order_sync.main import create_app
+
+Records = list[ConsumerRecord[bytes, bytes]]
+ReadTopic = Callable[..., Awaitable[Records]]
+
+
+@pytest.fixture
+def make_order() -> Callable[..., dict[str, Any]]:
+    """A valid canonical order as JSON: the contract's example, for `store_id`, with overrides."""
+
+    def make(store_id: str, external_id: str = "1001", **overrides: Any) -> dict[str, Any]:
+        order: dict[str, Any] = json.loads(json.dumps(CANONICAL_ORDER_EXAMPLE))
+        order.update(store_id=store_id, external_id=external_id)
+        order.update(overrides)
+        return order
+
+    return make
+
+
+@pytest.fixture
+def store_id() -> str:
+    return f"shop-{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+def auth(jwt_keys: tuple[str, str]) -> Callable[..., dict[str, str]]:
+    """Authorization headers for a token holding `roles`."""
+
+    def headers(*roles: str) -> dict[str, str]:
+        token = issue_token(jwt_keys[0], subject="test@order-sync", roles=list(roles))
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
+
+
+@pytest.fixture
+def offline_settings(jwt_keys: tuple[str, str]) -> Settings:
+    """Settings for tests that never start the app's resources (no infrastructure needed)."""
+    return Settings(
+        database_url="postgresql+asyncpg://nobody:nothing@127.0.0.1:1/none",
+        kafka_bootstrap_servers="127.0.0.1:1",
+        jwt_public_key=jwt_keys[1],
+    )
+
+
+@pytest.fixture
+async def offline_client(offline_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app whose lifespan never ran: for what is decided before any I/O."""
+    app = create_app(offline_settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://order-sync") as client:
+        yield client
+
+
+@pytest.fixture
+async def settings(
+    fresh_database: str, kafka_bootstrap: str, jwt_keys: tuple[str, str]
+) -> AsyncIterator[Settings]:
+    """Settings on a database and topics of this test's own; the topics are deleted after."""
+    settings = Settings(
+        database_url=fresh_database,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        jwt_public_key=jwt_keys[1],
+        shop_orders_topic=unique_topic("test.shop.orders.v1"),
+        orders_topic=unique_topic("test.crm.orders.v1"),
+        kafka_topic_partitions=2,
+        outbox_poll_interval_seconds=0.2,
+        consumer_retry_backoff_seconds=0.01,
+    )
+    yield settings
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        ours = {settings.shop_orders_topic, settings.orders_topic}
+        doomed = [t for t in existing if t in ours or t.removesuffix(".dlq") in ours]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=90, shutdown_timeout=30):
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://order-sync") as client:
+        yield client
+
+
+@pytest.fixture
+def register_store(
+    auth: Callable[..., dict[str, str]],
+) -> Callable[..., Awaitable[httpx.Response]]:
+    async def register(client: httpx.AsyncClient, store_id: str, **fields: Any) -> httpx.Response:
+        body = {
+            "store_id": store_id,
+            "platform": "custom",
+            "name": "Test shop",
+            "currency": "USD",
+            **fields,
+        }
+        response = await client.post("/v1/stores", json=body, headers=auth("admin"))
+        assert response.status_code == 201, response.text
+        return response
+
+    return register
+
+
+@pytest.fixture
+def read_topic(kafka_bootstrap: str) -> ReadTopic:
+    """Read `topic` from the beginning until `until(records)` holds, or fail at the deadline."""
+
+    async def read(
+        topic: str, until: Callable[[Records], bool], *, timeout: float = 45.0
+    ) -> Records:
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=kafka_bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        records: Records = []
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            while not until(records):
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError(f"{topic}: condition unmet after {timeout}s: {records}")
+                batch = await consumer.getmany(timeout_ms=300)
+                for partition_records in batch.values():
+                    records.extend(partition_records)
+        finally:
+            await consumer.stop()
+        return records
+
+    return read
+
+
+@pytest.fixture
+async def produce(kafka_bootstrap: str) -> AsyncIterator[Callable[..., Awaitable[None]]]:
+    """Publish a raw record (bytes, or a CloudEvent) and wait for the broker's acknowledgement."""
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+
+    async def send(topic: str, value: bytes | CloudEvent[Any], *, key: str | None = None) -> None:
+        raw = value if isinstance(value, bytes) else to_json_bytes(value)
+        await producer.send_and_wait(topic, raw, key=key.encode() if key else None)
+
+    yield send
+    await producer.stop()
+
+
+@pytest.fixture
+def eventually() -> Callable[..., Awaitable[Any]]:
+    """Call `probe` until it returns something truthy, or fail at the deadline."""
+
+    async def poll(
+        probe: Callable[[], Awaitable[Any]], *, timeout: float = 45.0, what: str = "condition"
+    ) -> Any:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            result = await probe()
+            if result:
+                return result
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{what} not met after {timeout}s (last: {result!r})")
+            await asyncio.sleep(0.1)
+
+    return poll
+
+
+def events_of(records: Records, order_id: str) -> list[dict[str, Any]]:
+    """The CloudEvents in `records` about `order_id`, in partition order."""
+    events = [json.loads(record.value) for record in records if record.value is not None]
+    return [event for event in events if event.get("subject") == order_id]
+
+
+@pytest.fixture
+def order_events() -> Callable[[Records, str], list[dict[str, Any]]]:
+    return events_of

@@ -81,7 +81,7 @@ class OrderCancelled(OrderSnapshot):
 
 
 class OrderRefunded(OrderSnapshot):
-    """Money was returned on an order (`refunded_total` grew); partial refunds included."""
+    """An order was refunded in full (financial status became refunded)."""
 
 
 class OrderUpdated(OrderSnapshot):

@@ -4,18 +4,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from crm_common.db import migrate, transaction
 from crm_common.runtime import PostgresRuntime
+from crm_common.testing.migrations import migration_drift
 from crm_events.shop import CanonicalOrder
 from order_sync.config import Settings
 from order_sync.main import MIGRATIONS, create_app
 from order_sync.orders import service as orders
 from order_sync.stores import service as stores
 from order_sync.stores.schemas import Platform, StoreCreate
-from sqlalchemy import Connection, text
-from sqlmodel import SQLModel
+from sqlalchemy import text
 
 pytestmark = pytest.mark.integration
 
@@ -77,12 +75,8 @@ async def test_the_migrations_build_exactly_the_models_tables(settings: Settings
     runtime: PostgresRuntime = create_app(settings).state.runtime
     await migrate(runtime.engine, MIGRATIONS)
 
-    def differences(connection: Connection) -> list[Any]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        return list(compare_metadata(context, SQLModel.metadata))
-
     async with runtime.engine.connect() as connection:
-        diff = await connection.run_sync(differences)
+        diff = await connection.run_sync(migration_drift, "order_sync")
     await runtime.engine.dispose()
 
     assert diff == []

@@ -64,6 +64,8 @@ def create_broker(
             KafkaPrometheusMiddleware(registry=registry, app_name=client_id),
         ),
         logger=logging.getLogger(f"faststream.{client_id}"),
+        # One line per message received and processed is too much at INFO in production.
+        log_level=logging.DEBUG,
     )
 
 

@@ -30,7 +30,8 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    # These libraries install their own coloured console handlers; send them to ours instead.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("aiokafka").setLevel(logging.WARNING)

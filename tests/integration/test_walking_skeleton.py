@@ -129,13 +129,15 @@ async def test_an_order_flows_through_every_service(
             headers=reader,
         )
         body = response.json()
-        return body if response.status_code == 200 and body["customers"] == 1 else None
+        # Both orders attributed to one customer is the settled state; until then an order may
+        # still count as unattributed.
+        settled = body.get("orders") == 2 and body.get("repeat_purchase_rate") == "1.0000"
+        return body if response.status_code == 200 and settled else None
 
     report = await eventually(kpis, what="KPIs counting both orders for one customer")
-    assert report["orders"] == 2
+    assert report["customers"] == 1
     assert report["revenue"] == "52.00"
     assert report["aov"] == "26.00"
-    assert report["repeat_purchase_rate"] == "1.0000"
     assert report["currency"] == "USD"
 
     outside = await http["analytics"].get(

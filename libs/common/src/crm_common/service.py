@@ -5,6 +5,8 @@ from collections.abc import Callable
 import uvicorn
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
 
 from crm_common.logging import configure_logging
 from crm_common.settings import BaseServiceSettings
@@ -12,9 +14,12 @@ from crm_common.telemetry import configure_tracing
 
 
 def prepare_process(settings: BaseServiceSettings) -> None:
-    """Logging and tracing, once per process, before anything logs."""
+    """Logging and tracing, once per process, before anything logs or connects."""
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
+    # Database calls join the HTTP and Kafka spans (FastStream's middleware covers Kafka).
+    AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]
+    PymongoInstrumentor().instrument()
 
 
 def serve(settings: BaseServiceSettings, create_app: Callable[[], FastAPI]) -> None:

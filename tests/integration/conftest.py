@@ -5,7 +5,7 @@
 """
 
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -24,8 +24,15 @@ PORTS = {
 
 
 @pytest.fixture(scope="session")
-def services_running() -> None:
-    subprocess.run([ROOT / "deploy/local/services.sh", "up"], check=True, timeout=300)
+def services_running() -> Iterator[None]:
+    """The five services; started here (and stopped afterwards) unless all already run."""
+    script = ROOT / "deploy/local/services.sh"
+    status = subprocess.run([script, "status"], check=True, capture_output=True, text=True)
+    already_running = "stopped" not in status.stdout
+    subprocess.run([script, "up"], check=True, timeout=300)
+    yield
+    if not already_running:
+        subprocess.run([script, "down"], check=True, timeout=60)
 
 
 @pytest.fixture(scope="session")

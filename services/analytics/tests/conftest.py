@@ -1,4 +1,3 @@
-import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -8,17 +7,15 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 from analytics.config import Settings
 from analytics.facts import service
 from analytics.main import MIGRATIONS, create_app
-from analytics.worker import TOPICS
 from asgi_lifespan import LifespanManager
 from crm_common import db
-from crm_common.auth import issue_token
 from crm_common.envelope import CloudEvent, parse_envelope, to_json_bytes
-from crm_common.kafka import ensure_topics
+from crm_common.testing.plugin import Poll, unique_topic
 from crm_events.customer import (
     CUSTOMER_MERGED,
     CUSTOMER_ORDER_ATTRIBUTED,
@@ -30,7 +27,6 @@ from crm_events.topics import CRM_CUSTOMERS, CRM_ORDERS
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-Poll = Callable[..., Awaitable[None]]
 _ORDER_CONTRACT = {contract.type: contract for contract in ORDER_CONTRACTS}
 
 
@@ -102,47 +98,23 @@ def merge_event(*, merged_id: str, survivor_id: str) -> CloudEvent[Any]:
     return CUSTOMER_MERGED.event(data, source="test")
 
 
-async def _start_group_at_end(
-    producer: AIOKafkaProducer, bootstrap: str, group_id: str, topic: str
-) -> None:
-    """Commit the group's offsets at the current end of `topic`, so that a consumer of the group
-    sees every event published from now on and none of the topic's history."""
-    await ensure_topics(bootstrap, [topic])
-    partitions = [TopicPartition(topic, p) for p in await producer.partitions_for(topic)]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.commit(dict(await consumer.end_offsets(partitions)))
-    finally:
-        await consumer.stop()
-
-
 @pytest.fixture
-async def settings(
-    fresh_database: str,
-    kafka_bootstrap: str,
-    jwt_keys: tuple[str, str],
-    producer: AIOKafkaProducer,
-) -> Settings:
-    group = new_id("analytics-test")
-    for suffix, topic in (("orders", CRM_ORDERS), ("customers", CRM_CUSTOMERS)):
-        await _start_group_at_end(producer, kafka_bootstrap, f"{group}.{suffix}", topic)
+def settings(fresh_database: str, kafka_bootstrap: str, jwt_keys: tuple[str, str]) -> Settings:
+    """The service on topics of its own, so no other producer or consumer interferes."""
     return Settings(
         database_url=fresh_database,
         kafka_bootstrap_servers=kafka_bootstrap,
         jwt_public_key=jwt_keys[1],
-        consumer_group=group,
+        consumer_group=new_id("analytics-test"),
         consumer_retry_backoff_seconds=0.05,
+        orders_topic=unique_topic(f"test.{CRM_ORDERS}"),
+        customers_topic=unique_topic(f"test.{CRM_CUSTOMERS}"),
     )
 
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The whole service (migrations, broker, consumers) started on real infrastructure."""
-    assert set(TOPICS) == {CRM_ORDERS, CRM_CUSTOMERS}
     app = create_app(settings)
     async with (
         LifespanManager(app, startup_timeout=60, shutdown_timeout=30),
@@ -151,35 +123,17 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-@pytest.fixture
-def auth(jwt_keys: tuple[str, str]) -> Callable[..., dict[str, str]]:
-    """`auth("analyst")`: headers with a bearer token holding those roles."""
-
-    def headers(*roles: str) -> dict[str, str]:
-        token = issue_token(jwt_keys[0], subject="tester@example.com", roles=list(roles))
-        return {"Authorization": f"Bearer {token}"}
-
-    return headers
-
-
-@pytest.fixture(scope="session")
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    kafka = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await kafka.start()
-    yield kafka
-    await kafka.stop()
-
-
 Publish = Callable[..., Awaitable[RecordMetadata]]
 
 
 @pytest.fixture
-def publish(producer: AIOKafkaProducer) -> Publish:
-    """`publish(event)`: send to the event's real topic, keyed by its subject as producers do;
-    `partition=` forces a partition (to put a marker right behind an event)."""
+def publish(producer: AIOKafkaProducer, settings: Settings) -> Publish:
+    """`publish(event)`: send to the service's topic for the event, keyed by its subject as
+    producers do; `partition=` forces a partition (to put a marker right behind an event)."""
 
     async def send(event: CloudEvent[Any], *, partition: int | None = None) -> RecordMetadata:
-        topic = CRM_ORDERS if event.type.startswith("crm.order.") else CRM_CUSTOMERS
+        is_order = event.type.startswith("crm.order.")
+        topic = settings.orders_topic if is_order else settings.customers_topic
         key = event.subject.encode() if event.subject else None
         metadata: RecordMetadata = await producer.send_and_wait(
             topic, to_json_bytes(event), key=key, partition=partition
@@ -187,21 +141,6 @@ def publish(producer: AIOKafkaProducer) -> Publish:
         return metadata
 
     return send
-
-
-@pytest.fixture
-def eventually() -> Poll:
-    """Await `check()` until it is true; fail after a deadline (never a fixed sleep)."""
-
-    async def poll(check: Callable[[], Awaitable[bool]], timeout: float = 45.0) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not await check():
-            if loop.time() > deadline:
-                pytest.fail(f"condition not met within {timeout}s")
-            await asyncio.sleep(0.1)
-
-    return poll
 
 
 @pytest.fixture

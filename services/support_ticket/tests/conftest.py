@@ -1,4 +1,3 @@
-import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -8,17 +7,15 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from asgi_lifespan import LifespanManager
-from crm_common.auth import issue_token
 from crm_common.contracts import EventContract
 from crm_common.envelope import CloudEvent, to_json_bytes
 from crm_common.mongo import create_client
+from crm_common.testing.plugin import Poll
 from crm_events.customer import CUSTOMER_CREATED
 from crm_events.topics import CRM_CUSTOMERS
 from pymongo.asynchronous.database import AsyncDatabase
 from support_ticket.config import Settings
 from support_ticket.main import create_app
-
-Poll = Callable[[Callable[[], Awaitable[bool]]], Awaitable[None]]
 
 
 def customer_data(**overrides: Any) -> dict[str, Any]:
@@ -96,25 +93,6 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def auth(jwt_keys: tuple[str, str]) -> Callable[..., dict[str, str]]:
-    """`auth("agent")`: headers with a bearer token holding those roles."""
-
-    def headers(*roles: str) -> dict[str, str]:
-        token = issue_token(jwt_keys[0], subject="tester@example.com", roles=list(roles))
-        return {"Authorization": f"Bearer {token}"}
-
-    return headers
-
-
-@pytest.fixture(scope="session")
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    kafka = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await kafka.start()
-    yield kafka
-    await kafka.stop()
-
-
-@pytest.fixture
 def publish(producer: AIOKafkaProducer) -> Callable[[CloudEvent[Any]], Awaitable[None]]:
     """Send an event to crm.customers.v1, keyed as customer-profile keys it (by subject)."""
 
@@ -123,21 +101,6 @@ def publish(producer: AIOKafkaProducer) -> Callable[[CloudEvent[Any]], Awaitable
         await producer.send_and_wait(CRM_CUSTOMERS, to_json_bytes(event), key=key)
 
     return send
-
-
-@pytest.fixture
-def eventually() -> Poll:
-    """Await `check()` until it is true; fail after a deadline (never a fixed sleep)."""
-
-    async def poll(check: Callable[[], Awaitable[bool]], timeout: float = 45.0) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not await check():
-            if loop.time() > deadline:
-                pytest.fail(f"condition not met within {timeout}s")
-            await asyncio.sleep(0.1)
-
-    return poll
 
 
 @pytest.fixture

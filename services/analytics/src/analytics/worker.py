@@ -2,18 +2,19 @@
 
 from crm_common.kafka import subscribe
 from crm_common.runtime import PostgresRuntime
-from crm_events import topics
 
 from analytics.config import Settings
 from analytics.facts.consumers import customer_events_handler, order_events_handler
 
-TOPICS = (topics.CRM_ORDERS, topics.CRM_CUSTOMERS)
+
+def topics(settings: Settings) -> tuple[str, ...]:
+    return (settings.orders_topic, settings.customers_topic)
 
 
 def register(runtime: PostgresRuntime, settings: Settings) -> None:
     subscribe(
         runtime.broker,
-        topics.CRM_ORDERS,
+        settings.orders_topic,
         group_id=f"{settings.consumer_group}.orders",
         handler=order_events_handler(runtime.sessions),
         max_attempts=settings.consumer_max_attempts,
@@ -21,7 +22,7 @@ def register(runtime: PostgresRuntime, settings: Settings) -> None:
     )
     subscribe(
         runtime.broker,
-        topics.CRM_CUSTOMERS,
+        settings.customers_topic,
         group_id=f"{settings.consumer_group}.customers",
         handler=customer_events_handler(runtime.sessions),
         max_attempts=settings.consumer_max_attempts,

@@ -5,16 +5,19 @@ Endpoints come from `KAFKA_BOOTSTRAP_SERVERS`, `POSTGRES_URL` and `MONGODB_URL` 
 engine answers, a testcontainers container provides it instead.
 """
 
+import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaProducer
 
+from crm_common.auth import issue_token
 from crm_common.devtoken import ensure_key_pair
 
 _ENV = {
@@ -134,3 +137,43 @@ def jwt_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 
 def unique_topic(prefix: str) -> str:
     return f"{prefix}.{secrets.token_hex(4)}"
+
+
+Auth = Callable[..., dict[str, str]]
+Poll = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture
+def auth(jwt_keys: tuple[str, str]) -> Auth:
+    """`auth("marketer")`: request headers with a bearer token holding those roles."""
+
+    def headers(*roles: str) -> dict[str, str]:
+        token = issue_token(jwt_keys[0], subject="tester@example.com", roles=list(roles))
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
+
+
+@pytest.fixture(scope="session")
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    """A plain Kafka producer, for tests that play a shop or another service."""
+    kafka = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await kafka.start()
+    yield kafka
+    await kafka.stop()
+
+
+@pytest.fixture
+def eventually() -> Poll:
+    """`await eventually(check)`: await `check()` until it is true, failing after a deadline
+    (never a fixed sleep)."""
+
+    async def poll(check: Callable[[], Awaitable[bool]], timeout: float = 45.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not await check():
+            if loop.time() > deadline:
+                pytest.fail(f"condition not met within {timeout}s")
+            await asyncio.sleep(0.1)
+
+    return poll

@@ -2,13 +2,15 @@
 
 `subscribe` turns a plain async handler of CloudEvents into a consumer that retries a bounded
 number of times, then parks the event on `<topic>.dlq` with the reason in its headers and moves
-on. Offsets are committed only after the handler (or the dead-letter publish) has succeeded.
+on. `subscribe_batch` does the same for a handler that applies many events at once (typically in
+one transaction), and falls back to one event at a time to isolate an event that fails. Offsets
+are committed only after the handler (or the dead-letter publish) has succeeded.
 """
 
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +28,9 @@ from crm_common.envelope import CloudEvent, InvalidEnvelope, parse_envelope
 logger = logging.getLogger(__name__)
 
 EventHandler = Callable[[CloudEvent[dict[str, Any]]], Awaitable[None]]
+Rejections = Mapping[int, Exception]
+"""Events a batch handler could not apply, by position in its batch, with why."""
+BatchHandler = Callable[[Sequence[CloudEvent[dict[str, Any]]]], Awaitable[Rejections | None]]
 
 CONSUMED = Counter(
     "crm_consumer_events_total", "Events taken off a topic, by outcome", ["topic", "outcome"]
@@ -35,6 +40,17 @@ DEAD_LETTERED = Counter(
 )
 HANDLING_SECONDS = Histogram(
     "crm_consumer_handling_seconds", "Time to apply one event, retries included", ["topic"]
+)
+BATCH_SECONDS = Histogram(
+    "crm_consumer_batch_seconds",
+    "Time to apply one batch, retries and one-at-a-time fallback included",
+    ["topic"],
+)
+BATCH_EVENTS = Histogram(
+    "crm_consumer_batch_events",
+    "Records per batch taken off a topic",
+    ["topic"],
+    buckets=(1, 5, 25, 50, 100, 250, 500, 1000, 2500),
 )
 
 
@@ -59,6 +75,7 @@ def create_broker(
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
+        max_batch_size=1024 * 1024,
         middlewares=(
             KafkaTelemetryMiddleware(),
             KafkaPrometheusMiddleware(registry=registry, app_name=client_id),
@@ -93,6 +110,94 @@ async def ensure_topics(
         await admin.close()
 
 
+class _DeadLetters:
+    """Parks the events of `topic` that `group_id` cannot apply on `<topic>.dlq`."""
+
+    def __init__(self, broker: KafkaBroker, topic: str, group_id: str) -> None:
+        self._broker = broker
+        self._topic = topic
+        self._group_id = group_id
+
+    async def park(
+        self,
+        record: Any,
+        body: bytes,
+        headers: Mapping[str, Any],
+        reason: str,
+        error: BaseException,
+    ) -> None:
+        """Publish `body` to the dead-letter topic with the source record's key and position."""
+        dlq_headers = {
+            **{k: v for k, v in headers.items() if isinstance(v, str)},
+            "x-dlq-reason": reason[:2000],
+            "x-dlq-error": type(error).__name__,
+            "x-dlq-source-topic": self._topic,
+            "x-dlq-source-partition": str(getattr(record, "partition", "")),
+            "x-dlq-source-offset": str(getattr(record, "offset", "")),
+            "x-dlq-consumer-group": self._group_id,
+            "x-dlq-failed-at": datetime.now(UTC).isoformat(),
+        }
+        key = getattr(record, "key", None)
+        await self._broker.publish(body, dlq_topic(self._topic), key=key, headers=dlq_headers)
+        DEAD_LETTERED.labels(self._topic).inc()
+        CONSUMED.labels(self._topic, "dead_lettered").inc()
+        logger.warning(
+            "event dead-lettered",
+            extra={
+                "topic": self._topic,
+                "reason": reason,
+                "offset": dlq_headers["x-dlq-source-offset"],
+            },
+        )
+
+
+Park = Callable[[str, BaseException], Awaitable[None]]
+
+
+async def _apply_with_retries(
+    apply: Callable[[], Awaitable[Exception | None]],
+    event: CloudEvent[dict[str, Any]],
+    *,
+    park: Park,
+    topic: str,
+    max_attempts: int,
+    retry_backoff_seconds: float,
+) -> bool:
+    """Apply one event, retrying what may be transient; park it when it cannot be applied.
+
+    `apply` raises, or returns the reason the event is rejected; True when it was applied.
+    """
+    for attempt in range(1, max_attempts + 1):
+        try:
+            rejection = await apply()
+        except (PermanentEventError, ValidationError) as error:
+            rejection = error
+        except Exception as error:
+            if attempt == max_attempts:
+                await park(f"{event.type} {event.id}: failed {attempt} times: {error}", error)
+                return False
+            logger.warning(
+                "event handling failed; retrying",
+                extra={"topic": topic, "event_id": event.id, "attempt": attempt},
+                exc_info=True,
+            )
+            await asyncio.sleep(retry_backoff_seconds * 2 ** (attempt - 1))
+            continue
+        if rejection is not None:
+            await park(f"{event.type} {event.id}: {rejection}", rejection)
+            return False
+        CONSUMED.labels(topic, "applied").inc()
+        return True
+    raise AssertionError("max_attempts must be at least 1")
+
+
+def _check_attempts(**attempts: int) -> None:
+    # Zero attempts would skip the handler and the dead-letter topic alike: a silent drop.
+    for name, value in attempts.items():
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, not {value}")
+
+
 def subscribe(
     broker: KafkaBroker,
     topic: str,
@@ -103,26 +208,8 @@ def subscribe(
     retry_backoff_seconds: float = 0.2,
 ) -> None:
     """Consume `topic` in `group_id`, applying `handler` to each event at least once."""
-
-    async def dead_letter(message: KafkaMessage, reason: str, error: BaseException) -> None:
-        record = message.raw_message
-        headers = {
-            **{k: v for k, v in message.headers.items() if isinstance(v, str)},
-            "x-dlq-reason": reason[:2000],
-            "x-dlq-error": type(error).__name__,
-            "x-dlq-source-topic": topic,
-            "x-dlq-source-partition": str(getattr(record, "partition", "")),
-            "x-dlq-source-offset": str(getattr(record, "offset", "")),
-            "x-dlq-consumer-group": group_id,
-            "x-dlq-failed-at": datetime.now(UTC).isoformat(),
-        }
-        key = getattr(record, "key", None)
-        await broker.publish(message.body, dlq_topic(topic), key=key, headers=headers)
-        DEAD_LETTERED.labels(topic).inc()
-        logger.warning(
-            "event dead-lettered",
-            extra={"topic": topic, "reason": reason, "offset": headers["x-dlq-source-offset"]},
-        )
+    _check_attempts(max_attempts=max_attempts)
+    dead_letters = _DeadLetters(broker, topic, group_id)
 
     @broker.subscriber(
         topic,
@@ -132,33 +219,161 @@ def subscribe(
     )
     async def consume(message: KafkaMessage) -> None:
         started = time.perf_counter()
+
+        async def park(reason: str, error: BaseException) -> None:
+            await dead_letters.park(
+                message.raw_message, message.body, message.headers, reason, error
+            )
+
         try:
             event = parse_envelope(message.body)
         except InvalidEnvelope as error:
-            await dead_letter(message, f"invalid envelope: {error}", error)
-            CONSUMED.labels(topic, "dead_lettered").inc()
+            await park(f"invalid envelope: {error}", error)
             return
-        for attempt in range(1, max_attempts + 1):
+
+        async def apply() -> None:
+            await handler(event)
+
+        if await _apply_with_retries(
+            apply,
+            event,
+            park=park,
+            topic=topic,
+            max_attempts=max_attempts,
+            retry_backoff_seconds=retry_backoff_seconds,
+        ):
+            HANDLING_SECONDS.labels(topic).observe(time.perf_counter() - started)
+
+
+def subscribe_batch(
+    broker: KafkaBroker,
+    topic: str,
+    *,
+    group_id: str,
+    handler: BatchHandler,
+    max_records: int = 500,
+    batch_timeout_ms: int = 100,
+    batch_attempts: int = 2,
+    max_attempts: int = 3,
+    retry_backoff_seconds: float = 0.2,
+) -> None:
+    """Consume `topic` in `group_id` in batches of up to `max_records`, at least once.
+
+    `handler` gets the batch's events in partition order; records that are no CloudEvent never
+    reach it and are dead-lettered with their reason. It must apply the events all or none (one
+    transaction), and returns the positions of those it rejects, with why: those are
+    dead-lettered, the rest count as applied. When it raises, the batch is tried again up to
+    `batch_attempts` times in all; then its events go to `handler` one at a time, each with
+    `max_attempts` tries as in `subscribe`, so one poison event is dead-lettered while the
+    others are applied. Dead letters go out in offset order, and offsets are committed once the
+    whole batch is settled. `crm_consumer_handling_seconds` gets each applied event's share of
+    its batch's time.
+    """
+    _check_attempts(batch_attempts=batch_attempts, max_attempts=max_attempts)
+    dead_letters = _DeadLetters(broker, topic, group_id)
+    handling_seconds = HANDLING_SECONDS.labels(topic)
+
+    def parker(record: Any) -> Park:
+        async def park(reason: str, error: BaseException) -> None:
+            await dead_letters.park(record, record.value or b"", _headers(record), reason, error)
+
+        return park
+
+    def one_at_a_time(
+        event: CloudEvent[dict[str, Any]],
+    ) -> Callable[[], Awaitable[Exception | None]]:
+        async def apply() -> Exception | None:
+            rejections = _checked(await handler([event]), 1)
+            return rejections.get(0)
+
+        return apply
+
+    async def apply_together(batch: list[CloudEvent[dict[str, Any]]]) -> Rejections | None:
+        """The batch handler's verdict on `batch`, or None when it must be split."""
+        for attempt in range(1, batch_attempts + 1):
             try:
-                await handler(event)
-            except (PermanentEventError, ValidationError) as error:
-                await dead_letter(message, f"{event.type} {event.id}: {error}", error)
-                CONSUMED.labels(topic, "dead_lettered").inc()
-                return
-            except Exception as error:
-                if attempt == max_attempts:
-                    await dead_letter(
-                        message, f"{event.type} {event.id}: failed {attempt} times: {error}", error
-                    )
-                    CONSUMED.labels(topic, "dead_lettered").inc()
-                    return
+                return _checked(await handler(batch), len(batch))
+            except (PermanentEventError, ValidationError):
+                # Raised for the batch as a whole, it names no event: find it one at a time.
                 logger.warning(
-                    "event handling failed; retrying",
-                    extra={"topic": topic, "event_id": event.id, "attempt": attempt},
+                    "batch rejected as a whole; applying its events one at a time",
+                    extra={"topic": topic, "events": len(batch)},
                     exc_info=True,
                 )
-                await asyncio.sleep(retry_backoff_seconds * 2 ** (attempt - 1))
-            else:
-                CONSUMED.labels(topic, "applied").inc()
-                HANDLING_SECONDS.labels(topic).observe(time.perf_counter() - started)
-                return
+                return None
+            except Exception:
+                logger.warning(
+                    "batch handling failed",
+                    extra={"topic": topic, "events": len(batch), "attempt": attempt},
+                    exc_info=True,
+                )
+                if attempt < batch_attempts:
+                    await asyncio.sleep(retry_backoff_seconds * 2 ** (attempt - 1))
+        return None
+
+    async def settle(records: Sequence[Any]) -> int:
+        """Apply or dead-letter every record (dead letters in offset order); returns how many
+        were applied."""
+        events: dict[int, CloudEvent[dict[str, Any]]] = {}
+        parked: dict[int, tuple[str, BaseException]] = {}
+        for position, record in enumerate(records):
+            try:
+                events[position] = parse_envelope(record.value or b"")
+            except InvalidEnvelope as error:
+                parked[position] = (f"invalid envelope: {error}", error)
+        positions, batch = list(events), list(events.values())
+        rejections = await apply_together(batch) if batch else {}
+        if rejections is not None:
+            for index, rejection in rejections.items():
+                event = batch[index]
+                parked[positions[index]] = (f"{event.type} {event.id}: {rejection}", rejection)
+            for position in sorted(parked):
+                await parker(records[position])(*parked[position])
+            applied = len(batch) - len(rejections)
+            CONSUMED.labels(topic, "applied").inc(applied)
+            return applied
+        applied = 0
+        for position, record in enumerate(records):
+            if position in parked:
+                await parker(record)(*parked[position])
+                continue
+            applied += await _apply_with_retries(
+                one_at_a_time(events[position]),
+                events[position],
+                park=parker(record),
+                topic=topic,
+                max_attempts=max_attempts,
+                retry_backoff_seconds=retry_backoff_seconds,
+            )
+        return applied
+
+    @broker.subscriber(
+        topic,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=batch_timeout_ms,
+    )
+    async def consume(message: KafkaMessage) -> None:
+        started = time.perf_counter()
+        records = message.raw_message
+        BATCH_EVENTS.labels(topic).observe(len(records))
+        applied = await settle(records)
+        elapsed = time.perf_counter() - started
+        BATCH_SECONDS.labels(topic).observe(elapsed)
+        for _ in range(applied):
+            handling_seconds.observe(elapsed / len(records))
+
+
+def _checked(rejections: Rejections | None, size: int) -> Rejections:
+    # A position outside the batch is a handler bug; raising lets the retries, and at last the
+    # dead-letter topic, deal with it instead of committing a batch nobody understood.
+    if rejections and not all(0 <= position < size for position in rejections):
+        raise ValueError(f"rejected positions {sorted(rejections)} outside a batch of {size}")
+    return rejections or {}
+
+
+def _headers(record: Any) -> dict[str, str]:
+    return {name: value.decode(errors="replace") for name, value in record.headers or ()}

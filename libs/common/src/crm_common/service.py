@@ -1,5 +1,6 @@
 """Running a service: one process serves HTTP and consumes Kafka, configured from env vars."""
 
+import gc
 from collections.abc import Callable
 
 import uvicorn
@@ -25,8 +26,12 @@ def prepare_process(settings: BaseServiceSettings) -> None:
 def serve(settings: BaseServiceSettings, create_app: Callable[[], FastAPI]) -> None:
     """Start uvicorn on the configured address; logs stay in our JSON format."""
     prepare_process(settings)
+    app = create_app()
+    # Everything built so far lives as long as the process: keep the collector from rescanning
+    # it on every collection (a measurable share of per-event cost on the consumer paths).
+    gc.freeze()
     uvicorn.run(
-        create_app(),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,

@@ -17,14 +17,21 @@ from crm_events.topics import CRM_CUSTOMERS
 from crm_events.types import Currency, ExternalId, Money, NonEmptyStr, UtcDatetime
 
 __all__ = [
+    "CUSTOMER_CONSENT_CHANGED",
     "CUSTOMER_CONTRACTS",
     "CUSTOMER_CREATED",
     "CUSTOMER_ERASED",
     "CUSTOMER_IDENTITY_LINKED",
     "CUSTOMER_MERGED",
     "CUSTOMER_ORDER_ATTRIBUTED",
+    "CUSTOMER_UNMERGED",
     "CUSTOMER_UPDATED",
     "E164_PATTERN",
+    "ConsentChannel",
+    "ConsentPurpose",
+    "ConsentSource",
+    "ConsentStatus",
+    "CustomerConsentChanged",
     "CustomerCreated",
     "CustomerErased",
     "CustomerIdentityLinked",
@@ -32,6 +39,7 @@ __all__ = [
     "CustomerOrderAttributed",
     "CustomerSnapshot",
     "CustomerStats",
+    "CustomerUnmerged",
     "CustomerUpdated",
     "Identity",
     "IdentityKind",
@@ -131,13 +139,88 @@ class CustomerMerged(ContractModel):
     """Two customers turned out to be one: re-point everything of `merged_id` to `survivor_id`.
 
     Keyed by `merged_id`, so it follows every earlier event of the merged customer on its
-    partition; no event names `merged_id` afterwards.
+    partition; no event names `merged_id` afterwards, unless the merge is undone
+    (`crm.customer.unmerged` with the same `merge_id`).
     """
 
     merge_id: NonEmptyStr
     survivor_id: NonEmptyStr
     merged_id: NonEmptyStr
     merged_at: UtcDatetime
+    reason: str | None = None
+    """Why: `identity` (an order's identities matched both) or `manual` (an admin merged them)."""
+    identity: Identity | None = None
+    """The identity that joined the two customers, for `identity` merges."""
+
+    @model_validator(mode="after")
+    def _two_customers(self) -> Self:
+        if self.survivor_id == self.merged_id:
+            raise ValueError("survivor_id and merged_id must differ")
+        return self
+
+
+class ConsentChannel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+
+
+class ConsentPurpose(StrEnum):
+    MARKETING = "marketing"
+    """Promotional messages: newsletters, campaigns, offers."""
+    TRANSACTIONAL = "transactional"
+    """Service messages about the person's own orders, account and tickets."""
+    PROFILING = "profiling"
+    """Using the person's behaviour to personalise offers and predictions."""
+
+
+class ConsentStatus(StrEnum):
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+
+
+class ConsentSource(StrEnum):
+    ORDER = "order"
+    """A shop order's marketing flag (`accepts_marketing`)."""
+    API = "api"
+    """A person's decision recorded through customer-profile's API (preference centre, agent)."""
+    IMPORT = "import"
+    """A decision taken elsewhere and imported with its own time."""
+    SHOP = "shop"
+    """A decision the shop recorded itself (its own consent form or customer settings)."""
+
+
+class CustomerConsentChanged(ContractModel):
+    """The customer's consent for one channel and purpose changed; the newest state per
+    (channel, purpose) is the one to honour."""
+
+    customer_id: NonEmptyStr
+    channel: ConsentChannel
+    purpose: ConsentPurpose
+    status: ConsentStatus
+    source: ConsentSource
+    changed_at: UtcDatetime
+    """When the person took the decision (for an order: the order's `updated_at`)."""
+    proof: dict[str, str] = Field(default_factory=dict)
+    """Free-form evidence of the decision, such as `ip`, `user_agent`, `form_id`, `order_id`."""
+
+
+class CustomerUnmerged(ContractModel):
+    """A merge was undone: `merged_id` is a customer of its own again.
+
+    Map `identities` and `order_ids` back from `survivor_id` to `merged_id`; a
+    `crm.customer.updated` of each customer follows. Keyed by `merged_id`, like the merge.
+    """
+
+    merge_id: NonEmptyStr
+    """The merge undone, as in its `crm.customer.merged`."""
+    survivor_id: NonEmptyStr
+    merged_id: NonEmptyStr
+    unmerged_at: UtcDatetime
+    identities: list[Identity] = Field(default_factory=list)
+    """The identities that point at `merged_id` again."""
+    order_ids: list[NonEmptyStr] = Field(default_factory=list)
+    """The orders (ids as on `crm.orders.v1`) attributed to `merged_id` again."""
 
     @model_validator(mode="after")
     def _two_customers(self) -> Self:
@@ -228,6 +311,21 @@ CUSTOMER_MERGED = _contract(
         "survivor_id": _CUSTOMER_ID,
         "merged_id": "2a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d",
         "merged_at": "2026-11-04T09:00:00Z",
+        "reason": "identity",
+        "identity": {"kind": "phone", "value": "+14155550100", "store_id": None},
+    },
+    key="merged_id",
+)
+CUSTOMER_UNMERGED = _contract(
+    "crm.customer.unmerged",
+    CustomerUnmerged,
+    {
+        "merge_id": "0f4e9c1b-2d3a-4b5c-8e7f-6a5b4c3d2e1f",
+        "survivor_id": _CUSTOMER_ID,
+        "merged_id": "2a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d",
+        "unmerged_at": "2026-11-05T15:30:00Z",
+        "identities": [{"kind": "phone", "value": "+14155550100", "store_id": None}],
+        "order_ids": ["5b7f0d0c-3f1e-4f7a-9c55-2a4d3c0e9b61"],
     },
     key="merged_id",
 )
@@ -237,11 +335,27 @@ CUSTOMER_ERASED = _contract(
     {"customer_id": _CUSTOMER_ID, "erased_at": "2026-12-01T00:00:00Z"},
 )
 
+CUSTOMER_CONSENT_CHANGED = _contract(
+    "crm.customer.consent_changed",
+    CustomerConsentChanged,
+    {
+        "customer_id": _CUSTOMER_ID,
+        "channel": "email",
+        "purpose": "marketing",
+        "status": "granted",
+        "source": "order",
+        "changed_at": "2026-11-01T10:05:00Z",
+        "proof": {"order_id": "5b7f0d0c-3f1e-4f7a-9c55-2a4d3c0e9b61", "store_id": "demo"},
+    },
+)
+
 CUSTOMER_CONTRACTS: tuple[EventContract[Any], ...] = (
     CUSTOMER_CREATED,
     CUSTOMER_UPDATED,
     CUSTOMER_IDENTITY_LINKED,
     CUSTOMER_ORDER_ATTRIBUTED,
     CUSTOMER_MERGED,
+    CUSTOMER_UNMERGED,
     CUSTOMER_ERASED,
+    CUSTOMER_CONSENT_CHANGED,
 )

@@ -18,12 +18,14 @@ __all__ = [
     "ORDER_CONTRACTS",
     "ORDER_FULFILLED",
     "ORDER_PAID",
+    "ORDER_PARTIALLY_REFUNDED",
     "ORDER_PLACED",
     "ORDER_REFUNDED",
     "ORDER_UPDATED",
     "OrderCancelled",
     "OrderFulfilled",
     "OrderPaid",
+    "OrderPartiallyRefunded",
     "OrderPlaced",
     "OrderRefunded",
     "OrderSnapshot",
@@ -78,6 +80,10 @@ class OrderFulfilled(OrderSnapshot):
 
 class OrderCancelled(OrderSnapshot):
     """An order was cancelled (`cancelled_at` is set)."""
+
+
+class OrderPartiallyRefunded(OrderSnapshot):
+    """Part of an order's payment was refunded (financial status became partially_refunded)."""
 
 
 class OrderRefunded(OrderSnapshot):
@@ -151,6 +157,9 @@ ORDER_PAID = _contract("crm.order.paid", OrderPaid, _PAID)
 ORDER_FULFILLED = _contract("crm.order.fulfilled", OrderFulfilled, _FULFILLED)
 ORDER_CANCELLED = _contract("crm.order.cancelled", OrderCancelled, _CANCELLED)
 ORDER_REFUNDED = _contract("crm.order.refunded", OrderRefunded, _REFUNDED)
+ORDER_PARTIALLY_REFUNDED = _contract(
+    "crm.order.partially_refunded", OrderPartiallyRefunded, _REFUNDED
+)
 ORDER_UPDATED = _contract("crm.order.updated", OrderUpdated, _UPDATED)
 
 ORDER_CONTRACTS: tuple[EventContract[Any], ...] = (
@@ -160,4 +169,5 @@ ORDER_CONTRACTS: tuple[EventContract[Any], ...] = (
     ORDER_CANCELLED,
     ORDER_REFUNDED,
     ORDER_UPDATED,
+    ORDER_PARTIALLY_REFUNDED,
 )

@@ -5,9 +5,12 @@ from pathlib import Path
 from crm_common.contracts import ContractRegistry
 from pydantic import BaseModel
 
+from crm_events.cart import CART_CONTRACTS
 from crm_events.customer import CUSTOMER_CONTRACTS
+from crm_events.inventory import INVENTORY_CONTRACTS
 from crm_events.order import ORDER_CONTRACTS
 from crm_events.shop import ORDER_UPSERTED
+from crm_events.shop_activity import ACTIVITY_CONTRACTS
 
 __all__ = ["CONTRACTS", "SCHEMAS_DIR", "locate_schemas_dir", "model_for"]
 
@@ -24,7 +27,14 @@ def locate_schemas_dir() -> Path:
 SCHEMAS_DIR = locate_schemas_dir()
 
 CONTRACTS = ContractRegistry(SCHEMAS_DIR)
-for _contract in (ORDER_UPSERTED, *ORDER_CONTRACTS, *CUSTOMER_CONTRACTS):
+for _contract in (
+    ORDER_UPSERTED,
+    *ORDER_CONTRACTS,
+    *CUSTOMER_CONTRACTS,
+    *ACTIVITY_CONTRACTS,
+    *CART_CONTRACTS,
+    *INVENTORY_CONTRACTS,
+):
     CONTRACTS.register(_contract)
 
 

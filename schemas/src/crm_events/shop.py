@@ -150,6 +150,10 @@ class CanonicalOrder(ContractModel):
     """What the customer was charged: lines less discounts, plus shipping and tax."""
     refunded_total: Money = ZERO
     """Sum of every refund so far."""
+    checkout_id: ExternalId | None = None
+    """The shop's id of the checkout the order was placed from (`shop.checkout.started`)."""
+    cart_token: OptionalText = None
+    """The shop's id (token) of the cart the order was placed from (`shop.cart.updated`)."""
 
     @model_validator(mode="after")
     def _default_updated_at(self) -> Self:

@@ -86,6 +86,9 @@ async def settings(
         jwt_public_key=jwt_keys[1],
         shop_orders_topic=unique_topic("test.shop.orders.v1"),
         orders_topic=unique_topic("test.crm.orders.v1"),
+        activity_topic=unique_topic("test.shop.activity.v1"),
+        carts_topic=unique_topic("test.crm.carts.v1"),
+        inventory_topic=unique_topic("test.crm.inventory.v1"),
         kafka_topic_partitions=2,
         outbox_poll_interval_seconds=0.2,
         consumer_retry_backoff_seconds=0.01,
@@ -95,7 +98,13 @@ async def settings(
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        ours = {settings.shop_orders_topic, settings.orders_topic}
+        ours = {
+            settings.shop_orders_topic,
+            settings.orders_topic,
+            settings.activity_topic,
+            settings.carts_topic,
+            settings.inventory_topic,
+        }
         doomed = [t for t in existing if t in ours or t.removesuffix(".dlq") in ours]
         if doomed:
             await admin.delete_topics(doomed)

@@ -1,5 +1,9 @@
+import tempfile
+from pathlib import Path
+
 from crm_common.settings import PostgresSettings
 from crm_events import topics
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
@@ -14,3 +18,19 @@ class Settings(PostgresSettings):
     # deployments) can point one instance at topics of its own.
     shop_orders_topic: str = topics.SHOP_ORDERS
     orders_topic: str = topics.CRM_ORDERS
+    activity_topic: str = topics.SHOP_ACTIVITY
+    carts_topic: str = topics.CRM_CARTS
+    inventory_topic: str = topics.CRM_INVENTORY
+
+    # A checkout with no activity for this long, and no order after it, is abandoned.
+    checkout_abandon_after_seconds: float = Field(default=3600.0, gt=0)
+    checkout_sweep_interval_seconds: float = Field(default=60.0, gt=0)
+    checkout_sweep_batch_size: int = Field(default=500, ge=1)
+
+    # Historical imports: uploads are spooled to files here (shared storage when several
+    # replicas serve the API), then applied `import_chunk_size` orders per transaction.
+    import_spool_dir: Path = Path(tempfile.gettempdir()) / "order-sync-imports"
+    import_chunk_size: int = Field(default=500, ge=1, le=5000)
+    import_max_bytes: int = Field(default=2 * 1024**3, ge=1)
+    import_max_stored_errors: int = Field(default=10_000, ge=0)
+    import_resume_on_start: bool = True

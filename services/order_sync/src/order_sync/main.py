@@ -1,5 +1,7 @@
 """The order-sync service: connected shops and their orders, announced on crm.orders.v1."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from crm_common.http import create_http_app
@@ -8,9 +10,15 @@ from crm_common.service import serve
 from fastapi import FastAPI
 
 from order_sync import worker
+from order_sync.carts.sweeper import AbandonmentSweeper
 from order_sync.config import Settings
+from order_sync.imports.api import router as imports_router
+from order_sync.imports.runner import ImportRunner
+from order_sync.inventory.api import router as inventory_router
+from order_sync.inventory.events import bind_topic
 from order_sync.orders.api import router as orders_router
 from order_sync.stores.api import router as stores_router
+from order_sync.webhooks.api import router as webhooks_router
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -19,15 +27,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = PostgresRuntime(settings, topics=worker.topics(settings), migrations_dir=MIGRATIONS)
     worker.register(runtime, settings)
+    bind_topic(runtime.sessions, settings.inventory_topic)
+    sweeper = AbandonmentSweeper.configured(runtime.sessions, settings)
+    imports = ImportRunner(engine=runtime.engine, sessions=runtime.sessions, settings=settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime.lifespan(app):
+            imports.start()
+            try:
+                yield
+            finally:
+                await imports.stop()
+
     app = create_http_app(
         settings,
         title="order-sync",
-        lifespan=runtime.lifespan,
-        routers=[stores_router, orders_router],
+        lifespan=sweeper.around(lifespan),
+        routers=[stores_router, orders_router, webhooks_router, imports_router, inventory_router],
         readiness=runtime.readiness,
     )
     app.state.runtime = runtime
     app.state.settings = settings
+    app.state.import_runner = imports
+    app.state.checkout_sweeper = sweeper
     return app
 
 

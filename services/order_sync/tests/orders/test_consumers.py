@@ -1,8 +1,7 @@
-"""The shop-order handler and its subscription, on FastStream's in-memory broker."""
+"""The shop-order batch handler and its subscription, on FastStream's in-memory broker."""
 
 from typing import Any
 
-import pytest
 from crm_common.envelope import CloudEvent, to_json_bytes
 from crm_common.kafka import PermanentEventError
 from crm_common.runtime import PostgresRuntime
@@ -28,20 +27,16 @@ def shop_event(event_type: str = "shop.order.upserted", **data: Any) -> CloudEve
     )
 
 
-async def test_an_event_of_another_type_is_permanent() -> None:
+async def test_other_types_and_invalid_orders_are_rejected_before_any_write() -> None:
     handle = shop_orders_handler(NoDatabase(), topic="out")  # type: ignore[arg-type, unused-ignore]
 
-    with pytest.raises(PermanentEventError, match=r"expected shop\.order\.upserted"):
-        await handle(shop_event("shop.order.deleted"))
+    rejected = await handle([shop_event("shop.order.deleted"), shop_event(total=12.5, lines=[])])
 
-
-async def test_an_invalid_order_fails_validation_before_any_write() -> None:
-    handle = shop_orders_handler(NoDatabase(), topic="out")  # type: ignore[arg-type, unused-ignore]
-
-    with pytest.raises(ValidationError) as caught:
-        await handle(shop_event(total=12.5, lines=[]))
-
-    assert {error["loc"][0] for error in caught.value.errors()} == {"total", "lines"}
+    assert set(rejected) == {0, 1}
+    assert isinstance(rejected[0], PermanentEventError)
+    assert "expected shop.order.upserted" in str(rejected[0])
+    assert isinstance(rejected[1], ValidationError)
+    assert {error["loc"][0] for error in rejected[1].errors()} == {"total", "lines"}
 
 
 async def test_the_subscription_dead_letters_a_bad_event_with_its_reason(

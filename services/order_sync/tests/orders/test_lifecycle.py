@@ -31,7 +31,7 @@ def state(
         (state(), [E.PLACED]),
         (state(F.AUTHORIZED), [E.PLACED]),
         (state(F.PAID), [E.PLACED, E.PAID]),
-        (state(F.PARTIALLY_REFUNDED), [E.PLACED]),
+        (state(F.PARTIALLY_REFUNDED), [E.PLACED, E.PARTIALLY_REFUNDED]),
         (state(F.REFUNDED), [E.PLACED, E.REFUNDED]),
         (state(F.VOIDED), [E.PLACED]),
         (state(fulfillment=S.PARTIAL), [E.PLACED]),
@@ -40,6 +40,10 @@ def state(
         (
             state(F.REFUNDED, S.FULFILLED, AT),
             [E.PLACED, E.FULFILLED, E.CANCELLED, E.REFUNDED],
+        ),
+        (
+            state(F.PARTIALLY_REFUNDED, S.FULFILLED),
+            [E.PLACED, E.FULFILLED, E.PARTIALLY_REFUNDED],
         ),
     ],
 )
@@ -57,7 +61,15 @@ def test_a_new_order_is_placed_plus_the_states_it_arrives_in(
         (state(F.VOIDED), state(F.PAID), [E.PAID]),
         (state(F.PAID), state(F.PAID, S.PARTIAL), [E.UPDATED]),
         (state(F.PAID, S.PARTIAL), state(F.PAID, S.FULFILLED), [E.FULFILLED]),
-        (state(F.PAID), state(F.PARTIALLY_REFUNDED), [E.UPDATED]),
+        (state(F.PAID), state(F.PARTIALLY_REFUNDED), [E.PARTIALLY_REFUNDED]),
+        (state(F.PARTIALLY_REFUNDED), state(F.PARTIALLY_REFUNDED), [E.UPDATED]),
+        (state(F.REFUNDED), state(F.PARTIALLY_REFUNDED), [E.PARTIALLY_REFUNDED]),
+        (state(), state(F.PARTIALLY_REFUNDED), [E.PARTIALLY_REFUNDED]),
+        (
+            state(F.PAID, S.PARTIAL),
+            state(F.PARTIALLY_REFUNDED, S.FULFILLED),
+            [E.FULFILLED, E.PARTIALLY_REFUNDED],
+        ),
         (state(F.PAID), state(F.REFUNDED), [E.REFUNDED]),
         (state(F.PARTIALLY_REFUNDED), state(F.REFUNDED), [E.REFUNDED]),
         (state(F.PARTIALLY_REFUNDED), state(F.PAID), [E.UPDATED]),
@@ -88,6 +100,7 @@ def test_every_new_order_is_placed_first_and_only_once(current: LifecycleState) 
     assert E.UPDATED not in events
     assert (E.PAID in events) == (current.financial_status == F.PAID)
     assert (E.REFUNDED in events) == (current.financial_status == F.REFUNDED)
+    assert (E.PARTIALLY_REFUNDED in events) == (current.financial_status == F.PARTIALLY_REFUNDED)
     assert (E.FULFILLED in events) == (current.fulfillment_status == S.FULFILLED)
     assert (E.CANCELLED in events) == (current.cancelled_at is not None)
 
@@ -107,6 +120,10 @@ def test_every_update_is_one_event_per_transition_or_updated_alone(
         F.VOIDED,
     }
     refunded = current.financial_status == F.REFUNDED and previous.financial_status != F.REFUNDED
+    partially_refunded = (
+        current.financial_status == F.PARTIALLY_REFUNDED
+        and previous.financial_status != F.PARTIALLY_REFUNDED
+    )
     fulfilled = (
         current.fulfillment_status == S.FULFILLED and previous.fulfillment_status != S.FULFILLED
     )
@@ -117,6 +134,7 @@ def test_every_update_is_one_event_per_transition_or_updated_alone(
             (E.PAID, paid),
             (E.FULFILLED, fulfilled),
             (E.CANCELLED, cancelled),
+            (E.PARTIALLY_REFUNDED, partially_refunded),
             (E.REFUNDED, refunded),
         ]
         if happened

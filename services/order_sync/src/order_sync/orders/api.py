@@ -1,10 +1,21 @@
+from typing import Annotated
+
 from crm_common.db import transaction
-from crm_events.shop import CanonicalOrder
-from fastapi import APIRouter, status
+from crm_events.shop import CanonicalOrder, FinancialStatus, FulfillmentStatus
+from fastapi import APIRouter, Query, status
+from pydantic import AwareDatetime
 
 from order_sync.deps import Admin, Reader, SessionsDep, SettingsDep
-from order_sync.orders import service
-from order_sync.orders.schemas import OrderAccepted, OrderRead
+from order_sync.orders import bulk, listing, service
+from order_sync.orders.schemas import (
+    BatchResult,
+    Channel,
+    OrderAccepted,
+    OrderBatch,
+    OrderFilters,
+    OrderPage,
+    OrderRead,
+)
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
@@ -16,9 +27,59 @@ async def submit_order(
     """Store a canonical shop order (created, updated, or unchanged when it is not newer)."""
     async with transaction(sessions) as session:
         outcome = await service.upsert_order(
-            session=session, order=order, topic=settings.orders_topic
+            session=session, order=order, topic=settings.orders_topic, channel=Channel.REST
         )
     return OrderAccepted(order_id=outcome.order_id, status=outcome.status)
+
+
+@router.post(":batch")
+async def submit_orders(
+    batch: OrderBatch,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    _: Admin,
+) -> BatchResult:
+    """Store up to 1,000 canonical orders, each validated on its own; one result per order, in
+    input order (rejected ones with their errors), the valid ones stored in one transaction."""
+    async with transaction(sessions) as session:
+        results = await bulk.submit_batch(
+            session=session, items=batch.orders, topic=settings.orders_topic
+        )
+    return BatchResult(results=results)
+
+
+@router.get("")
+async def list_orders(
+    sessions: SessionsDep,
+    _: Reader,
+    store_id: str | None = None,
+    customer_external_id: str | None = None,
+    customer_email: str | None = None,
+    financial_status: Annotated[list[FinancialStatus] | None, Query()] = None,
+    fulfillment_status: Annotated[list[FulfillmentStatus] | None, Query()] = None,
+    cancelled: bool | None = None,
+    placed_from: AwareDatetime | None = None,
+    placed_to: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> OrderPage:
+    """Stored orders, newest first, filtered and cursor-paginated (`next_cursor`, null at the
+    end). A status filter may be repeated to match any of several; `placed_from` is inclusive,
+    `placed_to` exclusive."""
+    filters = OrderFilters(
+        store_id=store_id,
+        customer_external_id=customer_external_id,
+        customer_email=customer_email,
+        financial_status=[s.value for s in financial_status] if financial_status else None,
+        fulfillment_status=[s.value for s in fulfillment_status] if fulfillment_status else None,
+        cancelled=cancelled,
+        placed_from=placed_from,
+        placed_to=placed_to,
+    )
+    async with sessions() as session:
+        return await listing.list_orders(
+            session=session, filters=filters, limit=limit, cursor=cursor
+        )
 
 
 @router.get("/{order_id}")

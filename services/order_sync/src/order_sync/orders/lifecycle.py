@@ -12,6 +12,7 @@ class OrderEventType(StrEnum):
     PAID = "crm.order.paid"
     FULFILLED = "crm.order.fulfilled"
     CANCELLED = "crm.order.cancelled"
+    PARTIALLY_REFUNDED = "crm.order.partially_refunded"
     REFUNDED = "crm.order.refunded"
     UPDATED = "crm.order.updated"
 
@@ -51,6 +52,8 @@ def lifecycle_events(
             events.append(OrderEventType.FULFILLED)
         if current.cancelled_at is not None:
             events.append(OrderEventType.CANCELLED)
+        if current.financial_status == FinancialStatus.PARTIALLY_REFUNDED:
+            events.append(OrderEventType.PARTIALLY_REFUNDED)
         if current.financial_status == FinancialStatus.REFUNDED:
             events.append(OrderEventType.REFUNDED)
         return events
@@ -67,7 +70,13 @@ def lifecycle_events(
         events.append(OrderEventType.FULFILLED)
     if current.cancelled_at is not None and previous.cancelled_at is None:
         events.append(OrderEventType.CANCELLED)
-    # partially_refunded has no event type of its own yet, so it is announced as `updated`.
+    # A further partial refund keeps the status, so it is an `updated` with a larger
+    # refunded_total rather than a second transition.
+    if (
+        current.financial_status == FinancialStatus.PARTIALLY_REFUNDED
+        and previous.financial_status != FinancialStatus.PARTIALLY_REFUNDED
+    ):
+        events.append(OrderEventType.PARTIALLY_REFUNDED)
     if (
         current.financial_status == FinancialStatus.REFUNDED
         and previous.financial_status != FinancialStatus.REFUNDED

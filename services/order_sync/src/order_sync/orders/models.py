@@ -2,7 +2,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Numeric, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -22,8 +32,12 @@ class Order(SQLModel, table=True):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("store_id", "external_id", name="uq_orders_store_external"),
-        Index("ix_orders_store_placed", "store_id", "placed_at"),
+        # Listing is newest first with (placed_at, order_id) as the keyset, per store or overall.
+        Index("ix_orders_store_placed", "store_id", "placed_at", "order_id"),
+        Index("ix_orders_placed", "placed_at", "order_id"),
         Index("ix_orders_store_customer", "store_id", "customer_external_id"),
+        # The store's last received order, for its sync status.
+        Index("ix_orders_store_changed", "store_id", "changed_at"),
     )
 
     order_id: str = Field(primary_key=True, max_length=36)
@@ -44,7 +58,7 @@ class Order(SQLModel, table=True):
     refunded_total: Decimal = _money()
     net_paid: Decimal = _money()
     customer_external_id: str | None = None
-    customer_email: str | None = Field(default=None, index=True)
+    customer_email: str | None = None
     customer_phone: str | None = None
     version: int
     body: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
@@ -52,6 +66,14 @@ class Order(SQLModel, table=True):
     """When order-sync first stored the order."""
     changed_at: datetime = _utc()
     """When order-sync last stored a change."""
+    changed_via: str | None = Field(default=None, max_length=16)
+    """The channel that delivered the stored revision (`orders.schemas.Channel`); null when the
+    caller did not say, and for orders stored before channels were recorded."""
+
+
+_orders = Order.__table__  # type: ignore[attr-defined, unused-ignore]
+# Emails are matched case-insensitively: shops send them as the customer typed them.
+Index("ix_orders_customer_email_lower", func.lower(_orders.c.customer_email))
 
 
 class OrderLine(SQLModel, table=True):
@@ -74,3 +96,19 @@ class OrderLine(SQLModel, table=True):
     total: Decimal | None = _money(nullable=True)
     variant_id: str | None = None
     product_id: str | None = None
+
+
+class OrderRejection(SQLModel, table=True):
+    """An order a shop sent that was refused (a batch item), kept for the store's sync status."""
+
+    __tablename__ = "order_rejections"
+    __table_args__ = (Index("ix_order_rejections_store", "store_id", "rejected_at"),)
+
+    rejection_id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    store_id: str = Field(
+        sa_column=Column(String(64), ForeignKey("stores.store_id"), nullable=False)
+    )
+    channel: str = Field(max_length=16)
+    external_id: str | None = None
+    errors: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
+    rejected_at: datetime = _utc()

@@ -1,13 +1,26 @@
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from crm_events.order import OrderSnapshot
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+MAX_BATCH_ORDERS = 1000
 
 
 class UpsertStatus(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     UNCHANGED = "unchanged"
+
+
+class Channel(StrEnum):
+    """How an order reached order-sync; the sync status reports it for the last one received."""
+
+    REST = "rest"
+    KAFKA = "kafka"
+    IMPORT = "import"
+    WEBHOOK = "webhook"
 
 
 class OrderAccepted(BaseModel):
@@ -19,3 +32,64 @@ class OrderAccepted(BaseModel):
 
 class OrderRead(OrderSnapshot):
     """A stored order: the canonical order as last sent, with our id, version and net paid."""
+
+
+class FieldError(BaseModel):
+    """One reason an order was refused: the field at fault (a dotted path inside the order,
+    empty for the order as a whole) and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+class OrderBatch(BaseModel):
+    """Up to 1,000 canonical orders; each one is validated on its own."""
+
+    # Items stay untyped here so that one invalid order is reported in its own result instead
+    # of failing the whole request.
+    orders: list[Any] = Field(max_length=MAX_BATCH_ORDERS)
+
+
+class BatchStatus(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    REJECTED = "rejected"
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    """The item's position in `orders`, from 0."""
+    external_id: str | None
+    """The item's `external_id` when it had a usable one."""
+    order_id: str | None
+    """Our id of the order; null when the item was rejected before it could be named."""
+    status: BatchStatus
+    errors: list[FieldError] | None = Field(default=None, exclude_if=lambda value: value is None)
+    """Only on rejected items."""
+
+
+class BatchResult(BaseModel):
+    """One result per submitted order, in input order."""
+
+    results: list[BatchItemResult]
+
+
+class OrderPage(BaseModel):
+    """Orders newest first; pass `next_cursor` as `cursor` for the next page (null at the end)."""
+
+    orders: list[OrderRead]
+    next_cursor: str | None
+
+
+class OrderFilters(BaseModel):
+    """What `GET /v1/orders` narrows the list by; every field is optional."""
+
+    store_id: str | None = None
+    customer_external_id: str | None = None
+    customer_email: str | None = None
+    financial_status: list[str] | None = None
+    fulfillment_status: list[str] | None = None
+    cancelled: bool | None = None
+    placed_from: datetime | None = None
+    placed_to: datetime | None = None

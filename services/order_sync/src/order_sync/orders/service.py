@@ -9,12 +9,15 @@ from crm_events.order import OrderSnapshot
 from crm_events.shop import CanonicalOrder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from order_sync.inventory import service as inventory
 from order_sync.orders import repository
 from order_sync.orders.events import lifecycle_event, order_id_for, snapshot
-from order_sync.orders.exceptions import OrderNotFound, UnknownStore
+from order_sync.orders.exceptions import InvalidOrder, OrderNotFound, UnknownStore
 from order_sync.orders.lifecycle import LifecycleState, OrderEventType, lifecycle_events
 from order_sync.orders.models import Order, OrderLine
-from order_sync.orders.schemas import UpsertStatus
+from order_sync.orders.rows import line_rows, order_row
+from order_sync.orders.schemas import Channel, UpsertStatus
+from order_sync.orders.validation import storage_problems
 from order_sync.stores.service import find_store
 
 SHOP_ORDERS_CONSUMER = "order-sync.shop-orders"
@@ -29,23 +32,32 @@ class UpsertOutcome:
 
 
 async def upsert_order(
-    *, session: AsyncSession, order: CanonicalOrder, topic: str
+    *,
+    session: AsyncSession,
+    order: CanonicalOrder,
+    topic: str,
+    channel: Channel | None = None,
 ) -> UpsertOutcome:
     """Store a shop order unless it is no newer than the stored one; stage the events it owes.
 
-    Raises `UnknownStore` when its store is not registered.
+    `channel` (how the order arrived) is recorded with a stored change. Raises `UnknownStore`
+    when its store is not registered, `InvalidOrder` when PostgreSQL could not store it.
     """
     store = await find_store(session=session, store_id=order.store_id)
     if store is None:
         raise UnknownStore(order.store_id)
+    problems = storage_problems(order)
+    if problems:
+        raise InvalidOrder(problems)
     order_id = order_id_for(order.store_id, order.external_id)
     existing = await repository.lock(session=session, order_id=order_id)
     if existing is None:
         data = snapshot(order, order_id=order_id, version=1, store_country=store.country)
-        row, lines = _rows(order, data, first_stored_at=None)
+        row, lines = _rows(order, data, first_stored_at=None, channel=channel)
         if await repository.insert_new(session=session, order=row, lines=lines):
             events = lifecycle_events(None, LifecycleState.of(order))
             _stage(session, topic=topic, data=data, events=events)
+            await inventory.apply_order_transition(session=session, order=data, events=events)
             return UpsertOutcome(order_id, UpsertStatus.CREATED, 1, tuple(events))
         # A concurrent delivery of the same order stored it first; apply ours on top of it.
         existing = await repository.lock(session=session, order_id=order_id)
@@ -68,10 +80,11 @@ async def upsert_order(
         return UpsertOutcome(order_id, UpsertStatus.UNCHANGED, existing.version)
     version = existing.version + 1
     data = snapshot(order, order_id=order_id, version=version, store_country=store.country)
-    row, lines = _rows(order, data, first_stored_at=existing.created_at)
+    row, lines = _rows(order, data, first_stored_at=existing.created_at, channel=channel)
     await repository.replace(session=session, order=row, lines=lines)
     events = lifecycle_events(LifecycleState.of(previous), LifecycleState.of(order))
     _stage(session, topic=topic, data=data, events=events)
+    await inventory.apply_order_transition(session=session, order=data, events=events)
     return UpsertOutcome(order_id, UpsertStatus.UPDATED, version, tuple(events))
 
 
@@ -81,7 +94,7 @@ async def apply_shop_order_event(
     """Apply a `shop.order.upserted` event once; None when this event id was applied before."""
     if not await first_delivery(session, consumer=SHOP_ORDERS_CONSUMER, event_id=event_id):
         return None
-    return await upsert_order(session=session, order=order, topic=topic)
+    return await upsert_order(session=session, order=order, topic=topic, channel=Channel.KAFKA)
 
 
 async def get_order(*, session: AsyncSession, order_id: str) -> OrderSnapshot:
@@ -96,6 +109,24 @@ async def get_order(*, session: AsyncSession, order_id: str) -> OrderSnapshot:
         version=row.version,
         store_country=store.country if store is not None else None,
     )
+
+
+# The rules above, for applying many orders at once with the same result (orders/bulk.py).
+def revision_time(order: CanonicalOrder) -> datetime:
+    """The time that orders the revisions of one order (newer wins)."""
+    return _revision_time(order)
+
+
+def same_content(previous: CanonicalOrder, current: CanonicalOrder) -> bool:
+    """Whether two revisions differ in nothing but `updated_at`."""
+    return _same_content(previous, current)
+
+
+def stage_events(
+    session: AsyncSession, *, topic: str, data: OrderSnapshot, events: list[OrderEventType]
+) -> None:
+    """Stage the lifecycle events of one stored change in the outbox."""
+    _stage(session, topic=topic, data=data, events=events)
 
 
 def _revision_time(order: CanonicalOrder) -> datetime:
@@ -116,47 +147,14 @@ def _stage(
 
 
 def _rows(
-    order: CanonicalOrder, data: OrderSnapshot, *, first_stored_at: datetime | None
+    order: CanonicalOrder,
+    data: OrderSnapshot,
+    *,
+    first_stored_at: datetime | None,
+    channel: Channel | None = None,
 ) -> tuple[Order, list[OrderLine]]:
     now = datetime.now(UTC)
     row = Order(
-        order_id=data.order_id,
-        store_id=data.store_id,
-        external_id=data.external_id,
-        placed_at=data.placed_at,
-        updated_at=_revision_time(data),
-        currency=data.currency,
-        financial_status=data.financial_status.value,
-        fulfillment_status=data.fulfillment_status.value,
-        cancelled_at=data.cancelled_at,
-        discount_total=data.discount_total,
-        shipping_total=data.shipping_total,
-        tax_total=data.tax_total,
-        total=data.total,
-        refunded_total=data.refunded_total,
-        net_paid=data.net_paid,
-        customer_external_id=data.customer.external_id,
-        customer_email=data.customer.email,
-        customer_phone=data.customer.phone,
-        version=data.version,
-        body=order.model_dump(mode="json"),
-        created_at=first_stored_at or now,
-        changed_at=now,
+        **order_row(order, data, created_at=first_stored_at or now, changed_at=now, channel=channel)
     )
-    lines = [
-        OrderLine(
-            order_id=data.order_id,
-            position=position,
-            external_id=line.external_id,
-            sku=line.sku,
-            name=line.name,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            discount_total=line.discount_total,
-            total=line.total,
-            variant_id=line.variant_id,
-            product_id=line.product_id,
-        )
-        for position, line in enumerate(data.lines)
-    ]
-    return row, lines
+    return row, [OrderLine(**line) for line in line_rows(data)]

@@ -2,9 +2,9 @@ from crm_common.db import transaction
 from fastapi import APIRouter, status
 
 from order_sync.deps import Admin, Reader, SessionsDep
-from order_sync.stores import service
+from order_sync.stores import service, sync_status
 from order_sync.stores.models import Store
-from order_sync.stores.schemas import Platform, StoreCreate, StoreRead
+from order_sync.stores.schemas import Platform, StoreCreate, StoreRead, SyncStatusRead
 
 router = APIRouter(prefix="/v1/stores", tags=["stores"])
 
@@ -23,6 +23,14 @@ async def read_store(store_id: str, sessions: SessionsDep, _: Reader) -> StoreRe
     async with sessions() as session:
         store = await service.get_store(session=session, store_id=store_id)
     return _read(store)
+
+
+@router.get("/{store_id}/sync-status")
+async def read_sync_status(store_id: str, sessions: SessionsDep, _: Reader) -> SyncStatusRead:
+    """What order-sync knows of the store's data: last order received, counts, imports,
+    webhooks and errors."""
+    async with sessions() as session:
+        return await sync_status.sync_status(session=session, store_id=store_id)
 
 
 def _read(store: Store) -> StoreRead:

@@ -44,3 +44,64 @@ class StoreRead(BaseModel):
     country: str | None
     webhook_secret_set: bool
     created_at: datetime
+
+
+class LastOrderReceived(BaseModel):
+    at: datetime
+    """When order-sync stored the change (its clock, not the shop's)."""
+    order_id: str
+    external_id: str
+    channel: str | None
+    """`rest`, `kafka`, `import` or `webhook`; null when the path that stored it did not say."""
+
+
+class OrderCounts(BaseModel):
+    total: int
+    by_financial_status: dict[str, int]
+    """Every financial status, with 0 for those no order is in."""
+
+
+class WebhookActivity(BaseModel):
+    last_received_at: datetime | None
+    last_topic: str | None
+    last_outcome: str | None
+    by_outcome: dict[str, int]
+    """Deliveries kept for this store, by outcome (applied, unchanged, ignored, duplicate,
+    rejected, failed)."""
+
+
+class ImportActivity(BaseModel):
+    in_progress: int
+    """Jobs queued or running."""
+    completed: int
+    failed: int
+    last_finished_at: datetime | None
+
+
+class SyncErrors(BaseModel):
+    rejected_batch_items: int
+    """Items of `POST /v1/orders:batch` refused (only those naming this registered store)."""
+    last_rejected_batch_item_at: datetime | None
+    rejected_import_orders: int
+    """Orders refused by this store's imports; their rows are listed by each import job."""
+    failed_imports: int
+    failed_webhooks: int
+    """Authentic deliveries whose payload could not be mapped."""
+    rejected_webhooks: int
+    """Deliveries refused: bad signature, no secret, wrong platform."""
+
+
+class SyncStatusRead(BaseModel):
+    """What order-sync knows of a store's data flow, as of `as_of`. Not included: events that
+    went to shop.orders.v1.dlq (Kafka keeps those, not the database), single POST /v1/orders
+    that answered 422 (nothing is stored for them)."""
+
+    store_id: str
+    as_of: datetime
+    last_order_received: LastOrderReceived | None
+    """The store's most recently stored order change (created or updated; a delivery that
+    changed nothing is not one)."""
+    orders: OrderCounts
+    webhooks: WebhookActivity
+    imports: ImportActivity
+    errors: SyncErrors

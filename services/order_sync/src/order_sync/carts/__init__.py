@@ -1,0 +1,1 @@
+"""Carts and checkouts from the shops' storefront activity, and abandoned checkouts."""

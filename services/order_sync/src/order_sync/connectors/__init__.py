@@ -1,0 +1,1 @@
+"""Platform payloads to our canonical order: pure functions, no I/O."""

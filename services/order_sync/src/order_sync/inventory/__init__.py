@@ -1,0 +1,1 @@
+"""Stock per store and SKU: set by hand, moved by paid, cancelled and returned orders."""

@@ -1,0 +1,119 @@
+"""Webhook receivers: no bearer token, the platform's HMAC signature authenticates each call."""
+
+import logging
+from datetime import UTC, datetime
+from typing import Annotated
+
+from crm_common.db import transaction
+from fastapi import APIRouter, Path, Request, Response
+
+from order_sync.deps import SessionsDep, SettingsDep
+from order_sync.stores.schemas import STORE_ID_PATTERN, Platform
+from order_sync.webhooks import service
+from order_sync.webhooks.exceptions import PayloadTooLarge
+from order_sync.webhooks.platforms import PLATFORMS
+from order_sync.webhooks.schemas import DeliveryReceipt
+
+logger = logging.getLogger(__name__)
+
+# Far above any order payload (Shopify caps its own at a few MB); a body is held in memory
+# whole, since its signature covers all of it.
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+StoreId = Annotated[str, Path(pattern=STORE_ID_PATTERN)]
+
+_RESPONSES: dict[int | str, dict[str, object]] = {
+    202: {"model": DeliveryReceipt, "description": "received; the topic is not handled"},
+    401: {"description": "missing or wrong signature (recorded as rejected, without its body)"},
+    404: {"description": "no such store"},
+    409: {"description": "the store has no webhook secret, or is of another platform"},
+    413: {"description": "body too large (not kept)"},
+    422: {"description": "the payload does not map to an order (kept, failed)"},
+}
+
+
+@router.post("/shopify/{store_id}", responses=_RESPONSES)
+async def shopify_webhook(
+    store_id: StoreId,
+    request: Request,
+    response: Response,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+) -> DeliveryReceipt:
+    """A Shopify webhook (`X-Shopify-Topic`, `X-Shopify-Hmac-Sha256`, `X-Shopify-Webhook-Id`)."""
+    return await _receive(
+        Platform.SHOPIFY, store_id, request, response, sessions, settings.orders_topic
+    )
+
+
+@router.post("/woocommerce/{store_id}", responses=_RESPONSES)
+async def woocommerce_webhook(
+    store_id: StoreId,
+    request: Request,
+    response: Response,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+) -> DeliveryReceipt:
+    """A WooCommerce webhook (`X-WC-Webhook-Topic`, `-Signature`, `-Delivery-ID`), or its ping."""
+    return await _receive(
+        Platform.WOOCOMMERCE, store_id, request, response, sessions, settings.orders_topic
+    )
+
+
+async def _receive(
+    platform: Platform,
+    store_id: str,
+    request: Request,
+    response: Response,
+    sessions: SessionsDep,
+    orders_topic: str,
+) -> DeliveryReceipt:
+    received_at = datetime.now(UTC)
+    body = await _body(request)
+    spec = PLATFORMS[platform]
+    incoming = service.Incoming(
+        platform=platform,
+        store_id=store_id,
+        body=body,
+        headers={n: request.headers[n] for n in spec.kept_headers if n in request.headers},
+        received_at=received_at,
+    )
+    try:
+        async with transaction(sessions) as session:
+            receipt = await service.receive(
+                session=session, incoming=incoming, orders_topic=orders_topic
+            )
+    except Exception as error:
+        # Its transaction rolled back; the delivery itself must still be kept.
+        await _keep_failed(sessions, incoming, f"{type(error).__name__}: {error}")
+        raise
+    if receipt.problem is not None:
+        raise receipt.problem
+    response.status_code = receipt.status_code
+    return DeliveryReceipt(
+        delivery=receipt.delivery,
+        outcome=receipt.outcome,
+        order_id=receipt.order_id,
+        detail=receipt.detail,
+    )
+
+
+async def _body(request: Request) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLarge(MAX_BODY_BYTES)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _keep_failed(sessions: SessionsDep, incoming: service.Incoming, detail: str) -> None:
+    try:
+        async with transaction(sessions) as session:
+            await service.record_failure(session=session, incoming=incoming, detail=detail)
+    except Exception:
+        logger.exception("could not keep a failed webhook delivery", extra={"detail": detail})

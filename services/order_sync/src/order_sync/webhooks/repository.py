@@ -1,0 +1,49 @@
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from order_sync.webhooks.models import CLAIMING, WebhookDelivery
+
+_table = WebhookDelivery.__table__  # type: ignore[attr-defined, unused-ignore]
+
+
+async def add(*, session: AsyncSession, delivery: WebhookDelivery) -> int:
+    """Store `delivery`; returns its id."""
+    inserted = await session.execute(
+        pg_insert(_table).values(delivery.model_dump(exclude={"id"})).returning(_table.c.id)
+    )
+    return int(inserted.scalar_one())
+
+
+async def insert_claiming(*, session: AsyncSession, delivery: WebhookDelivery) -> int | None:
+    """Store `delivery` holding its de-duplication key; None when another delivery holds it.
+
+    A concurrent delivery with the same key waits here until the first one's transaction ends,
+    then finds the key taken (or free again, if that transaction rolled back).
+    """
+    inserted = await session.execute(
+        pg_insert(_table)
+        .values(delivery.model_dump(exclude={"id"}))
+        .on_conflict_do_nothing(
+            index_elements=[_table.c.platform, _table.c.store_id, _table.c.dedup_key],
+            index_where=CLAIMING,
+        )
+        .returning(_table.c.id)
+    )
+    found = inserted.scalar_one_or_none()
+    return int(found) if found is not None else None
+
+
+async def set_outcome(
+    *,
+    session: AsyncSession,
+    delivery_id: int,
+    outcome: str,
+    detail: str | None,
+    order_id: str | None,
+) -> None:
+    await session.execute(
+        update(_table)
+        .where(_table.c.id == delivery_id)
+        .values(outcome=outcome, detail=detail, order_id=order_id)
+    )

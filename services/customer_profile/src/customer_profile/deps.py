@@ -1,9 +1,12 @@
 from typing import Annotated
 
-from crm_common.auth import READERS, Principal, requires
+from crm_common.auth import READERS, Principal, Role, requires
 from crm_common.runtime import PostgresRuntime
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from customer_profile.config import Settings
+from customer_profile.customers.policy import IdentityPolicy
 
 
 def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -11,5 +14,18 @@ def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     return runtime.sessions
 
 
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_policy(request: Request) -> IdentityPolicy:
+    policy: IdentityPolicy = request.app.state.policy
+    return policy
+
+
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PolicyDep = Annotated[IdentityPolicy, Depends(get_policy)]
 Reader = Annotated[Principal, Depends(requires(*READERS))]
+Admin = Annotated[Principal, Depends(requires(Role.ADMIN))]

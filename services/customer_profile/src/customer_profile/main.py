@@ -1,5 +1,7 @@
 """The customer-profile service: who each customer is, under which identities, what they bought."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from crm_common.http import create_http_app
@@ -9,7 +11,18 @@ from fastapi import FastAPI
 
 from customer_profile import worker
 from customer_profile.config import Settings
+from customer_profile.consents.api import router as consents_router
+from customer_profile.consents.participants import ConsentsFollowMerges
 from customer_profile.customers.api import router as customers_router
+from customer_profile.customers.policy import IdentityPolicy
+from customer_profile.merges.api import router as merges_router
+from customer_profile.privacy.api import router as privacy_router
+from customer_profile.privacy.participants import ErasureGuard
+from customer_profile.scoring import nightly
+from customer_profile.scoring.participant import ScoresFollowMerges
+from customer_profile.scoring.rules import ScoringRules
+from customer_profile.timeline.api import router as timeline_router
+from customer_profile.timeline.participant import TimelineFollowsMerges
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -17,15 +30,49 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = PostgresRuntime(settings, topics=worker.topics(settings), migrations_dir=MIGRATIONS)
-    worker.register(runtime, settings)
+    # Merge participants (consents, tags, ...) join here; the erasure guard goes first so that
+    # nothing moves for an erased customer.
+    policy = IdentityPolicy.from_settings(
+        settings,
+        participants=(
+            ErasureGuard(),
+            ConsentsFollowMerges(),
+            TimelineFollowsMerges(),
+            ScoresFollowMerges(),
+        ),
+    )
+    worker.register(runtime, settings, policy=policy)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with (
+            runtime.lifespan(app),
+            nightly.running(
+                runtime.sessions,
+                enabled=settings.scoring_nightly,
+                hour=settings.scoring_nightly_hour,
+            ),
+        ):
+            yield
+
     app = create_http_app(
         settings,
         title="customer-profile",
-        lifespan=runtime.lifespan,
-        routers=[customers_router],
+        lifespan=lifespan,
+        # privacy first: `/v1/customers/{id}:export` would also match `/v1/customers/{id}`.
+        routers=[
+            privacy_router,
+            consents_router,
+            customers_router,
+            merges_router,
+            timeline_router,
+        ],
         readiness=runtime.readiness,
     )
     app.state.runtime = runtime
+    app.state.settings = settings
+    app.state.policy = policy
+    app.state.scoring_rules = ScoringRules.from_settings(settings)
     return app
 
 

@@ -1,23 +1,72 @@
 """Every Kafka subscription of the customer-profile service."""
 
-from crm_common.kafka import subscribe
+from datetime import timedelta
+
+from crm_common.kafka import subscribe, subscribe_batch
 from crm_common.runtime import PostgresRuntime
 
 from customer_profile.config import Settings
 from customer_profile.customers.consumers import order_events_handler
+from customer_profile.customers.policy import IdentityPolicy
+from customer_profile.timeline.consumers import activity_handler, customer_events_handler
 
 
 def topics(settings: Settings) -> tuple[str, ...]:
     """The topics this service consumes from or publishes to."""
-    return (settings.orders_topic, settings.customers_topic)
+    return (
+        settings.orders_topic,
+        settings.customers_topic,
+        settings.activity_topic,
+        settings.messages_topic,
+        settings.tickets_topic,
+    )
 
 
-def register(runtime: PostgresRuntime, settings: Settings) -> None:
+def register(
+    runtime: PostgresRuntime, settings: Settings, *, policy: IdentityPolicy | None = None
+) -> None:
+    policy = policy or IdentityPolicy.from_settings(settings)
     subscribe(
         runtime.broker,
         settings.orders_topic,
         group_id=f"{settings.consumer_group}.customers",
-        handler=order_events_handler(runtime.sessions, customers_topic=settings.customers_topic),
+        handler=order_events_handler(
+            runtime.sessions, customers_topic=settings.customers_topic, policy=policy
+        ),
         max_attempts=settings.consumer_max_attempts,
         retry_backoff_seconds=settings.consumer_retry_backoff_seconds,
     )
+    register_timeline(runtime, settings, policy=policy)
+
+
+def register_timeline(
+    runtime: PostgresRuntime, settings: Settings, *, policy: IdentityPolicy
+) -> None:
+    """Storefront activity, messages and tickets onto the customers' timelines, in batches."""
+    activity = activity_handler(
+        runtime.sessions,
+        topic=settings.activity_topic,
+        guard=policy.guard,
+        pending_for=timedelta(days=settings.timeline_pending_days),
+    )
+    for topic, group, handler in (
+        (settings.activity_topic, "timeline-activity", activity),
+        (
+            settings.messages_topic,
+            "timeline-messages",
+            customer_events_handler(runtime.sessions, topic=settings.messages_topic),
+        ),
+        (
+            settings.tickets_topic,
+            "timeline-tickets",
+            customer_events_handler(runtime.sessions, topic=settings.tickets_topic),
+        ),
+    ):
+        subscribe_batch(
+            runtime.broker,
+            topic,
+            group_id=f"{settings.consumer_group}.{group}",
+            handler=handler,
+            max_attempts=settings.consumer_max_attempts,
+            retry_backoff_seconds=settings.consumer_retry_backoff_seconds,
+        )

@@ -71,6 +71,8 @@ async def test_first_order_creates_the_customer_and_announces_it(
         "crm.customer.identity_linked",
         "crm.customer.identity_linked",
         "crm.customer.order_attributed",
+        # accepts_marketing on the order grants email marketing (see consents).
+        "crm.customer.consent_changed",
     ]
     created = events[0]["data"]
     customer_id = created["customer_id"]
@@ -193,7 +195,7 @@ async def test_only_a_newer_snapshot_that_changes_the_customer_is_announced(
     assert events[0]["data"]["stats"]["total_spent"] == "0"
 
 
-async def test_conflicting_keys_attach_to_the_highest_priority_match(
+async def test_conflicting_keys_merge_their_customers_into_the_older(
     sessions, make_order, order_event
 ) -> None:
     await apply(sessions, order_event(make_order(email="edsger@example.com")))
@@ -207,11 +209,12 @@ async def test_conflicting_keys_attach_to_the_highest_priority_match(
 
     view = await customer(sessions, email="edsger@example.com")
     assert view.customer.customer_id == by_email
-    assert view.customer.orders_count == 2
-    # The phone stays with its own customer until merging exists.
-    assert (await customer(sessions, phone="+442079460958")).customer.customer_id == by_phone
-    assert view.customer.phone is None
-    assert [i.kind for i in view.identities] == ["email"]
+    assert view.customer.orders_count == 3
+    assert (await customer(sessions, phone="+442079460958")).customer.customer_id == by_email
+    assert view.customer.phone == "+442079460958"
+    assert [i.kind for i in view.identities] == ["email", "phone"]
+    merged = [e["data"] for e in await published(sessions) if e["type"] == "crm.customer.merged"]
+    assert [(m["survivor_id"], m["merged_id"]) for m in merged] == [(by_email, by_phone)]
 
 
 async def test_an_order_without_a_usable_identity_is_refused(

@@ -1,17 +1,30 @@
+from typing import Annotated
+
+from crm_common.auth import READERS, Principal
+from crm_common.db import transaction
 from crm_common.problems import NotFound
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
 
 from customer_profile.customers import service
-from customer_profile.customers.schemas import CustomerList, CustomerRead
+from customer_profile.customers.schemas import CustomerList, CustomerRead, MergedCustomer
 from customer_profile.deps import Reader, SessionsDep
+from customer_profile.privacy import audit
+from customer_profile.privacy.deps import personal_data_read
+from customer_profile.scoring import service as scoring
+from customer_profile.scoring.deps import ScoringRulesDep
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+# Reads of one customer's personal data are audited; an erased customer answers 410.
+ProfileReader = Annotated[Principal, Depends(personal_data_read(audit.READ, *READERS))]
 
 
 @router.get("")
 async def find_customers(
     sessions: SessionsDep,
-    _: Reader,
+    principal: Reader,
+    rules: ScoringRulesDep,
     email: str | None = None,
     phone: str | None = None,
     region: str | None = None,
@@ -20,7 +33,7 @@ async def find_customers(
 ) -> CustomerList:
     """The customer an email, a phone (local numbers need `region`) or a shop's customer id
     points at; exactly one of the three lookups."""
-    async with sessions() as session:
+    async with transaction(sessions) as session:
         found = await service.find_customers(
             session=session,
             email=email,
@@ -29,14 +42,53 @@ async def find_customers(
             store_id=store_id,
             external_id=external_id,
         )
-    return CustomerList(items=[CustomerRead.of(view.customer, view.identities) for view in found])
+        audit.record(
+            session=session,
+            actor=principal.subject,
+            action=audit.LOOKUP,
+            customer_ids=[view.customer.customer_id for view in found],
+        )
+        scores = [
+            await scoring.profile_scores(session=session, customer=view.customer, rules=rules)
+            for view in found
+        ]
+    return CustomerList(
+        items=[
+            CustomerRead.of(view.customer, view.identities, score)
+            for view, score in zip(found, scores, strict=True)
+        ]
+    )
 
 
-@router.get("/{customer_id}")
-async def read_customer(customer_id: str, sessions: SessionsDep, _: Reader) -> CustomerRead:
-    """One customer: contact data, identities and order statistics."""
+@router.get(
+    "/{customer_id}",
+    response_model=CustomerRead,
+    responses={308: {"model": MergedCustomer, "description": "merged: see its survivor"}},
+)
+async def read_customer(
+    customer_id: str, sessions: SessionsDep, _: ProfileReader, rules: ScoringRulesDep
+) -> CustomerRead | JSONResponse:
+    """One customer: contact data, identities and order statistics. A merged customer answers
+    308 to its survivor (not cacheable: an undo of the merge ends the redirect)."""
     async with sessions() as session:
         view = await service.get_customer(session=session, customer_id=customer_id)
+        survivor = (
+            await service.survivor_of(session=session, customer_id=customer_id)
+            if view is not None and view.customer.merged_into is not None
+            else None
+        )
+        scores = (
+            await scoring.profile_scores(session=session, customer=view.customer, rules=rules)
+            if view is not None and survivor is None
+            else None
+        )
     if view is None:
         raise NotFound(f"customer {customer_id}")
-    return CustomerRead.of(view.customer, view.identities)
+    if survivor is not None:
+        body = MergedCustomer(customer_id=customer_id, merged_into=survivor)
+        return JSONResponse(
+            body.model_dump(),
+            status_code=308,
+            headers={"Location": f"/v1/customers/{survivor}", "Cache-Control": "no-store"},
+        )
+    return CustomerRead.of(view.customer, view.identities, scores)

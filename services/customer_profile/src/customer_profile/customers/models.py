@@ -30,6 +30,9 @@ class Customer(SQLModel, table=True):
     version: int = 1
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    merged_into: str | None = Field(default=None, index=True)
+    """Set while this customer is merged into another (see the merge log); the row stays so
+    that the merge can be undone."""
 
 
 class CustomerIdentity(SQLModel, table=True):
@@ -68,3 +71,14 @@ class CustomerOrder(SQLModel, table=True):
     last_name: str | None = None
     accepts_marketing: bool = False
     attributed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class IdentitySighting(SQLModel, table=True):
+    """An identity value seen on an order together with a stronger identity (its partner):
+    how many different people present a value. Both are digests; nothing here names anyone."""
+
+    __tablename__ = "identity_sightings"
+
+    identity_digest: str = Field(primary_key=True)
+    partner_digest: str = Field(primary_key=True)
+    first_seen_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

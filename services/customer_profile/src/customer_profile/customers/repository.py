@@ -1,16 +1,24 @@
 from collections.abc import Sequence
+from datetime import datetime
 
 from crm_events.customer import IdentityKind
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from customer_profile.customers.identities import IdentityKey
-from customer_profile.customers.models import Customer, CustomerIdentity, CustomerOrder
+from customer_profile.customers.models import (
+    Customer,
+    CustomerIdentity,
+    CustomerOrder,
+    IdentitySighting,
+)
 
 _customers = SQLModel.metadata.tables["customers"]
 _identities = SQLModel.metadata.tables["customer_identities"]
 _orders = SQLModel.metadata.tables["customer_orders"]
+_sightings = SQLModel.metadata.tables["identity_sightings"]
 
 
 def _store_column(key: IdentityKey) -> str:
@@ -28,6 +36,23 @@ async def get_customer(*, session: AsyncSession, customer_id: str) -> Customer |
 async def lock_customer(*, session: AsyncSession, customer_id: str) -> Customer | None:
     """The customer, row-locked until the transaction ends so concurrent changes queue up."""
     return await session.get(Customer, customer_id, with_for_update=True, populate_existing=True)
+
+
+async def lock_customers(
+    *, session: AsyncSession, customer_ids: Sequence[str]
+) -> dict[str, Customer]:
+    """The customers found among `customer_ids`, row-locked in id order (so that two
+    transactions locking overlapping sets queue up rather than deadlock)."""
+    if not customer_ids:
+        return {}
+    rows = await session.execute(
+        select(Customer)
+        .where(_customers.c.customer_id.in_(customer_ids))
+        .order_by(_customers.c.customer_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {customer.customer_id: customer for customer in rows.scalars()}
 
 
 async def add_customer(*, session: AsyncSession, customer: Customer) -> None:
@@ -101,3 +126,36 @@ async def find_by_identity(*, session: AsyncSession, key: IdentityKey) -> list[C
         )
     )
     return list(rows.scalars())
+
+
+async def count_partners(
+    *, session: AsyncSession, identity_digest: str, excluding: str | None, cap: int
+) -> int:
+    """How many different partners the identity was seen with, other than `excluding`; counting
+    stops at `cap`, which is all a limit needs."""
+    query = select(_sightings.c.partner_digest).where(
+        _sightings.c.identity_digest == identity_digest
+    )
+    if excluding is not None:
+        query = query.where(_sightings.c.partner_digest != excluding)
+    counted = await session.scalar(select(func.count()).select_from(query.limit(cap).subquery()))
+    return counted or 0
+
+
+async def add_sightings(
+    *, session: AsyncSession, pairs: Sequence[tuple[str, str]], at: datetime
+) -> None:
+    """Record each (identity digest, partner digest) pair not seen before."""
+    if not pairs:
+        return
+    table = IdentitySighting.__table__  # type: ignore[attr-defined]
+    await session.execute(
+        insert(table)
+        .values(
+            [
+                {"identity_digest": identity, "partner_digest": partner, "first_seen_at": at}
+                for identity, partner in pairs
+            ]
+        )
+        .on_conflict_do_nothing()
+    )

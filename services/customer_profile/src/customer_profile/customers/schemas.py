@@ -6,6 +6,8 @@ from crm_events.customer import IdentityKind
 from pydantic import BaseModel
 
 from customer_profile.customers.models import Customer, CustomerIdentity
+from customer_profile.scoring.rules import LifecycleStage, ValueTier
+from customer_profile.scoring.schemas import ProfileScores, RfmRead
 
 
 class IdentityRead(BaseModel):
@@ -35,10 +37,24 @@ class CustomerRead(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+    merged_into: str | None = None
+    """Set on a customer merged into another (shown only where merged customers are listed,
+    such as merge suggestions: `GET /v1/customers/{id}` redirects to the survivor instead)."""
+    lifecycle_stage: LifecycleStage | None = None
+    value_tier: ValueTier | None = None
+    rfm: list[RfmRead] = []
+    """Lifecycle stage, value tier and RFM per store (see `scoring`); shown where `scores` is
+    given to `of` (`GET /v1/customers/{id}`), null and empty elsewhere."""
 
     @classmethod
-    def of(cls, customer: Customer, identities: Sequence[CustomerIdentity]) -> "CustomerRead":
+    def of(
+        cls,
+        customer: Customer,
+        identities: Sequence[CustomerIdentity],
+        scores: ProfileScores | None = None,
+    ) -> "CustomerRead":
         return cls(
+            **(scores.fields() if scores is not None else {}),
             customer_id=customer.customer_id,
             email=customer.email,
             phone=customer.phone,
@@ -64,8 +80,18 @@ class CustomerRead(BaseModel):
             version=customer.version,
             created_at=customer.created_at,
             updated_at=customer.updated_at,
+            merged_into=customer.merged_into,
         )
 
 
 class CustomerList(BaseModel):
     items: list[CustomerRead]
+
+
+class MergedCustomer(BaseModel):
+    """The body of the 308 redirect from a merged customer to its survivor."""
+
+    customer_id: str
+    merged_into: str
+    """The survivor now holding the customer's identities and orders (the end of the chain when
+    the survivor was itself merged later)."""

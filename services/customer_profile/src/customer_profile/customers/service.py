@@ -1,5 +1,6 @@
 """The customer rules: whose an order is, and what that changes about the customer."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from uuid import uuid4
@@ -11,17 +12,23 @@ from crm_events.customer import IdentityKind
 from crm_events.order import ORDER_CONTRACTS, OrderSnapshot
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from customer_profile.customers import events, repository
+from customer_profile.consents import service as consents
+from customer_profile.customers import events, repository, resolution
 from customer_profile.customers.exceptions import InvalidLookup, NoUsableIdentity
 from customer_profile.customers.identities import (
     IdentityKey,
     normalise_email,
     normalise_phone,
     order_identity_keys,
-    resolve,
 )
 from customer_profile.customers.models import Customer, CustomerIdentity, CustomerOrder
+from customer_profile.customers.policy import DEFAULT_POLICY, IdentityPolicy
 from customer_profile.customers.profile import Profile, compute_profile, stored_profile
+from customer_profile.merges import service as merges
+from customer_profile.merges import suggestions
+from customer_profile.privacy import tombstone
+from customer_profile.scoring import service as scoring
+from customer_profile.timeline import service as timeline
 
 CONSUMER = "customer-profile.customers"
 ORDER_EVENT_TYPES = frozenset(contract.type for contract in ORDER_CONTRACTS)
@@ -33,7 +40,11 @@ class CustomerView(NamedTuple):
 
 
 async def apply_order_event(
-    *, session: AsyncSession, event: CloudEvent[dict[str, Any]], customers_topic: str
+    *,
+    session: AsyncSession,
+    event: CloudEvent[dict[str, Any]],
+    customers_topic: str,
+    policy: IdentityPolicy = DEFAULT_POLICY,
 ) -> None:
     """Attribute the order of one crm.orders.v1 event; a redelivered event changes nothing."""
     if event.type not in ORDER_EVENT_TYPES:
@@ -41,38 +52,72 @@ async def apply_order_event(
     order = OrderSnapshot.model_validate(event.data)
     if not await first_delivery(session, consumer=CONSUMER, event_id=event.id):
         return
-    for outgoing in await attribute_order(session=session, order=order):
+    for outgoing in await attribute_order(session=session, order=order, policy=policy):
         add_event(session, topic=customers_topic, key=outgoing.subject, event=outgoing)
 
 
 async def attribute_order(
-    *, session: AsyncSession, order: OrderSnapshot, now: datetime | None = None
+    *,
+    session: AsyncSession,
+    order: OrderSnapshot,
+    now: datetime | None = None,
+    policy: IdentityPolicy = DEFAULT_POLICY,
 ) -> list[CloudEvent[Any]]:
     """Find or create the order's customer, link the order's identities to them and refresh
     their order list and statistics; returns the customer events owed, in publishing order.
 
-    A snapshot no newer than the one stored changes nothing. An order keeps the customer it was
-    first attributed to.
+    Customers that the order's identities (or its earlier attribution) point at merge into the
+    oldest of them; identities shared too widely give merge suggestions instead (see
+    `resolution`). A snapshot no newer than the one stored changes nothing. An order keeps the
+    customer it was first attributed to, or the survivor that customer merged into.
     """
     now = now or datetime.now(UTC)
     stored = await repository.get_order(session=session, order_id=order.order_id)
     if is_stale(stored, order):
         return []
-    keys = order_identity_keys(order)
+    keys = order_identity_keys(order, guard=policy.guard)
     if stored is None and not keys:
         raise NoUsableIdentity(order.order_id)
-    owners = await repository.identity_owners(session=session, keys=keys)
-    customer_id = stored.customer_id if stored is not None else resolve(keys, owners)
+    shared = await resolution.shared_keys(
+        session=session, keys=keys, limit=policy.shared_identity_limit
+    )
+    resolved = await resolution.resolve_order(
+        session=session, keys=keys, stored=stored, shared=shared
+    )
+    plan = resolved.plan
 
-    is_new = customer_id is None
-    if customer_id is None:
+    is_new = plan.target is None
+    if plan.target is None:
         customer = Customer(customer_id=str(uuid4()), created_at=now, updated_at=now, version=1)
         await repository.add_customer(session=session, customer=customer)
     else:
-        found = await repository.lock_customer(session=session, customer_id=customer_id)
-        if found is None:
-            raise LookupError(f"customer {customer_id} of order {order.order_id} is missing")
-        customer = found
+        customer = resolved.customers[plan.target]
+        if await tombstone.absorbed(
+            session=session, customer=customer, stored=stored, order=order, now=now
+        ):
+            return []
+
+    outgoing: list[CloudEvent[Any]] = []
+    for planned in plan.merges:
+        merge = await merges.merge_customers(
+            session=session,
+            survivor=customer,
+            merged=resolved.customers[planned.merged_id],
+            actor=merges.SYSTEM,
+            reason=merges.IDENTITY,
+            identity=planned.identity,
+            now=now,
+            participants=policy.participants,
+        )
+        outgoing.extend(merge.events)
+    for suggestion in plan.suggestions:
+        await suggestions.suggest(
+            session=session,
+            customer_ids=(suggestion.holder_id, customer.customer_id),
+            identity=suggestion.identity,
+            now=now,
+        )
+    await resolution.record_sightings(session=session, keys=keys, at=now)
 
     new_links = [
         CustomerIdentity(
@@ -83,29 +128,39 @@ async def attribute_order(
             linked_at=now,
             order_id=order.order_id,
         )
-        for key in keys
-        if key not in owners
+        for key in plan.links
     ]
     for link in new_links:
         repository.add_identity(session=session, identity=link)
     # Keys held by another customer stay theirs; the order's contact data here are only the
     # keys that now point at this customer.
-    own = {key for key in keys if owners.get(key, customer.customer_id) == customer.customer_id}
+    own = set(plan.own)
     row = order_row(order, customer_id=customer.customer_id, own=own, now=now, stored=stored)
     if stored is None:
         repository.add_order(session=session, order=row)
 
     orders = await repository.orders_of(session=session, customer_id=customer.customer_id)
     profile = compute_profile(orders)
-    changed = not is_new and (bool(new_links) or profile != stored_profile(customer))
+    consent_events, accepts_marketing = await consents.apply_order(
+        session=session, customer_id=customer.customer_id, order=order, now=now
+    )
+    # The snapshot's accepts_marketing is the email marketing consent in force, which an
+    # explicit decision holds against the order's flag.
+    profile = replace(profile, accepts_marketing=accepts_marketing)
+    changed = not is_new and (
+        bool(new_links) or bool(plan.merges) or profile != stored_profile(customer)
+    )
     if is_new or changed:
         _apply(customer, profile)
     if changed:
         customer.version += 1
         customer.updated_at = now
+    await timeline.record_order_event(
+        session=session, customer_id=customer.customer_id, order=order, now=now
+    )
+    await scoring.refresh(session=session, customer_ids=[customer.customer_id], now=now)
     identities = await repository.identities_of(session=session, customer_id=customer.customer_id)
 
-    outgoing: list[CloudEvent[Any]] = []
     if is_new:
         outgoing.append(events.created(customer, identities))
     outgoing.extend(events.identity_linked(link) for link in new_links)
@@ -113,6 +168,7 @@ async def attribute_order(
         outgoing.append(events.order_attributed(row))
     if changed:
         outgoing.append(events.updated(customer, identities))
+    outgoing.extend(consent_events)
     return outgoing
 
 
@@ -123,6 +179,18 @@ async def get_customer(*, session: AsyncSession, customer_id: str) -> CustomerVi
         return None
     identities = await repository.identities_of(session=session, customer_id=customer_id)
     return CustomerView(customer, events.sorted_identities(identities))
+
+
+async def survivor_of(*, session: AsyncSession, customer_id: str) -> str:
+    """The customer that `customer_id` now lives on as: itself, or the end of its merge chain."""
+    seen = {customer_id}
+    current = customer_id
+    while True:
+        customer = await repository.get_customer(session=session, customer_id=current)
+        if customer is None or customer.merged_into is None or customer.merged_into in seen:
+            return current
+        current = customer.merged_into
+        seen.add(current)
 
 
 async def find_customers(

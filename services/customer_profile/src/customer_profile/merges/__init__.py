@@ -1,0 +1,1 @@
+"""Merges: joining two customers, the append-only merge log, undo, and merge suggestions."""

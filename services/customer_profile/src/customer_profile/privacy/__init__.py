@@ -1,0 +1,1 @@
+"""The data subject's rights: the audit of PII reads, access (export) and erasure."""

@@ -1,0 +1,54 @@
+from datetime import UTC, datetime
+from typing import Annotated
+
+from crm_common.auth import Principal, Role, requires
+from crm_common.db import transaction
+from crm_common.problems import NotFound
+from fastapi import APIRouter, Depends
+
+from customer_profile.deps import SessionsDep
+from customer_profile.privacy import access, audit, erasure
+from customer_profile.privacy.deps import CustomersTopic, personal_data_read
+from customer_profile.privacy.schemas import CustomerExport, ErasureRead
+
+# Paths of the form `/v1/customers/{id}:export` would also match `/v1/customers/{id}`: main.py
+# includes this router first.
+router = APIRouter(prefix="/v1/customers", tags=["privacy"])
+
+Exporter = Annotated[Principal, Depends(personal_data_read(audit.EXPORT, Role.ADMIN))]
+Admin = Annotated[Principal, Depends(requires(Role.ADMIN))]
+
+
+@router.get("/{customer_id}:export")
+async def export_customer(customer_id: str, sessions: SessionsDep, _: Exporter) -> CustomerExport:
+    """Everything held about the customer (admin; audited)."""
+    async with sessions() as session:
+        found = await access.export_customer(
+            session=session, customer_id=customer_id, now=datetime.now(UTC)
+        )
+    if found is None:
+        raise NotFound(f"customer {customer_id}")
+    return found
+
+
+@router.post("/{customer_id}:erase")
+async def erase_customer(
+    customer_id: str, sessions: SessionsDep, topic: CustomersTopic, principal: Admin
+) -> ErasureRead:
+    """Erase the customer's personal data, keeping an anonymous tombstone (admin; idempotent)."""
+    async with transaction(sessions) as session:
+        done = await erasure.erase_customer(
+            session=session,
+            customer_id=customer_id,
+            actor=principal.subject,
+            customers_topic=topic,
+            now=datetime.now(UTC),
+        )
+    if done is None:
+        raise NotFound(f"customer {customer_id}")
+    return ErasureRead(
+        customer_id=done.customer_id,
+        erased_at=done.erased_at,
+        erased_ids=done.erased_ids,
+        already_erased=done.already_erased,
+    )

@@ -1,0 +1,1 @@
+"""Lifecycle stage, value tier and RFM scores of customers."""

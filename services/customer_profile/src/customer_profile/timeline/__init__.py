@@ -1,0 +1,1 @@
+"""The activity timeline: everything that happened to a customer across the suite."""

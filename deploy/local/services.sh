@@ -48,7 +48,7 @@ start_one() {
 
 wait_ready() {
   local name=$1 port=$2 deadline=$((SECONDS + READY_TIMEOUT))
-  until curl -fsS -o /dev/null "http://127.0.0.1:$port/health/ready"; do
+  until curl -fs -o /dev/null "http://127.0.0.1:$port/health/ready"; do
     if ! running "$name"; then
       echo "services: $name exited; last log lines:" >&2
       tail -n 20 "$LOG_DIR/$name.log" >&2

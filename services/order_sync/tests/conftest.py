@@ -89,6 +89,9 @@ async def settings(
         activity_topic=unique_topic("test.shop.activity.v1"),
         carts_topic=unique_topic("test.crm.carts.v1"),
         inventory_topic=unique_topic("test.crm.inventory.v1"),
+        # Short enough for the abandonment tests to see the sweeper act.
+        checkout_abandon_after_seconds=1.0,
+        checkout_sweep_interval_seconds=0.2,
         kafka_topic_partitions=2,
         outbox_poll_interval_seconds=0.2,
         consumer_retry_backoff_seconds=0.01,

@@ -2,7 +2,6 @@
 
 import logging
 import sys
-from typing import Any
 
 from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
@@ -35,8 +34,3 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
-
-
-def log_extra(**fields: Any) -> dict[str, Any]:
-    """Structured fields for a log call: `logger.info("...", extra=log_extra(order_id=...))`."""
-    return fields

@@ -102,13 +102,6 @@ def add_event(
     sync_session.info[_PENDING_FLAG] = True
 
 
-def add_events(
-    session: AsyncSession, *, topic: str, key: str | None, events: list[CloudEvent[Any]]
-) -> None:
-    for item in events:
-        add_event(session, topic=topic, key=key, event=item)
-
-
 @event.listens_for(Session, "before_commit")
 def _insert_staged(session: Session) -> None:
     staged = session.info.pop(_STAGED, None)

@@ -7,6 +7,7 @@ import pytest
 from crm_common.envelope import (
     CloudEvent,
     InvalidEnvelope,
+    encode_event,
     format_rfc3339,
     parse_envelope,
     to_json_bytes,
@@ -61,6 +62,40 @@ def test_round_trip_through_bytes_keeps_everything() -> None:
     assert parsed == event
     assert parsed.data == Thing(thing_id="t-1", count=2)
     assert parsed.model_extra == {"traceparent": "00-abc-def-01", "partitionkey": "t-1"}
+
+
+@pytest.mark.parametrize(
+    ("subject", "dataschema", "source"),
+    [
+        ("t-1", "https://example.com/s.json", "order-sync"),
+        (None, None, 'shop/ünïcødé "quoted" \\ back/slash'),
+        ("tab\there\nnewline\u0001\u007f\u2028", None, "€ 😀"),
+    ],
+)
+def test_encoded_events_are_the_bytes_of_the_model(
+    subject: str | None, dataschema: str | None, source: str
+) -> None:
+    berlin = timezone(timedelta(hours=2))
+    event = CloudEvent[Thing](
+        source=source,
+        type="crm.thing.happened",
+        subject=subject,
+        dataschema=dataschema,
+        time=datetime(2026, 11, 1, 12, 0, 0, 123456, tzinfo=berlin),
+        data=Thing(thing_id="t-1", count=2),
+    )
+
+    encoded = encode_event(
+        id=event.id,
+        source=source,
+        type=event.type,
+        subject=subject,
+        dataschema=dataschema,
+        time=event.time,
+        data_json=event.data.model_dump_json().encode(),
+    )
+
+    assert encoded == to_json_bytes(event)
 
 
 def test_time_is_written_in_utc_with_z() -> None:

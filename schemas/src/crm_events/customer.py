@@ -107,6 +107,12 @@ class CustomerSnapshot(ContractModel):
     updated_at: UtcDatetime
     version: int = Field(ge=1)
     """Increases with every stored change of this customer."""
+    tags: list[str] | None = None
+    """The customer's tags (lower-case labels set by marketers and agents), sorted. Null when
+    the event does not state them (producers older than this field): keep what you hold."""
+    traits: dict[str, Any] | None = None
+    """Free-form JSON set through customer-profile's API (`PATCH /v1/customers/{id}`). Null when
+    the event does not state them: keep what you hold."""
 
 
 class CustomerCreated(CustomerSnapshot):
@@ -259,6 +265,8 @@ _SNAPSHOT: dict[str, Any] = {
     "created_at": "2026-11-01T10:00:02Z",
     "updated_at": "2026-11-01T10:00:02Z",
     "version": 1,
+    "tags": [],
+    "traits": {},
 }
 
 ModelT = TypeVar("ModelT", bound=ContractModel)
@@ -283,7 +291,14 @@ CUSTOMER_CREATED = _contract("crm.customer.created", CustomerCreated, _SNAPSHOT)
 CUSTOMER_UPDATED = _contract(
     "crm.customer.updated",
     CustomerUpdated,
-    {**_SNAPSHOT, "accepts_marketing": False, "updated_at": "2026-11-03T08:00:00Z", "version": 2},
+    {
+        **_SNAPSHOT,
+        "accepts_marketing": False,
+        "updated_at": "2026-11-03T08:00:00Z",
+        "version": 2,
+        "tags": ["vip", "wholesale"],
+        "traits": {"shoe_size": 42, "preferred_store": "demo"},
+    },
 )
 CUSTOMER_IDENTITY_LINKED = _contract(
     "crm.customer.identity_linked",

@@ -13,6 +13,7 @@ from crm_common.contracts import EventContract
 from pydantic import ConfigDict, Field, model_validator
 
 from crm_events._base import ContractModel
+from crm_events.order_records import Payment, Refund, Return, Shipment, refunded_amount
 from crm_events.topics import SHOP_ORDERS
 from crm_events.types import (
     Currency,
@@ -154,11 +155,25 @@ class CanonicalOrder(ContractModel):
     """The shop's id of the checkout the order was placed from (`shop.checkout.started`)."""
     cart_token: OptionalText = None
     """The shop's id (token) of the cart the order was placed from (`shop.cart.updated`)."""
+    payments: list[Payment] = Field(default_factory=list)
+    """The order's payment transactions, when the shop lists them."""
+    refunds: list[Refund] = Field(default_factory=list)
+    """Every refund so far; when `refunded_total` is left out, it is their successful sum."""
+    shipments: list[Shipment] = Field(default_factory=list)
+    """The fulfilments: lines handed to a carrier, with tracking and delivery status."""
+    returns: list[Return] = Field(default_factory=list)
+    """Items the customer sent back (or asked to)."""
 
     @model_validator(mode="after")
     def _default_updated_at(self) -> Self:
         if self.updated_at is None:
             self.updated_at = self.placed_at
+        return self
+
+    @model_validator(mode="after")
+    def _default_refunded_total(self) -> Self:
+        if self.refunds and "refunded_total" not in self.model_fields_set:
+            self.refunded_total = refunded_amount(self.refunds, currency=self.currency)
         return self
 
     def compute_net_paid(self) -> Decimal:

@@ -13,6 +13,7 @@ from crm_common.contracts import EventContract
 from pydantic import ConfigDict, Field, model_validator
 
 from crm_events._base import ContractModel
+from crm_events.shop import Address
 from crm_events.topics import SHOP_ACTIVITY
 from crm_events.types import (
     Currency,
@@ -28,6 +29,7 @@ __all__ = [
     "SHOP_CART_UPDATED",
     "SHOP_CHECKOUT_STARTED",
     "SHOP_CUSTOMER_IDENTIFIED",
+    "SHOP_CUSTOMER_UPSERTED",
     "SHOP_PRODUCT_VIEWED",
     "CartLine",
     "IdentifiedContact",
@@ -35,6 +37,7 @@ __all__ = [
     "ShopCheckout",
     "ShopContact",
     "ShopCustomerIdentified",
+    "ShopCustomerUpserted",
     "ShopProductView",
 ]
 
@@ -102,6 +105,9 @@ class ShopCheckout(ContractModel):
     """Last activity in the checkout; when absent or null, validation sets it to `started_at`."""
     recovery_url: OptionalText = None
     """Where the customer can pick the checkout up again."""
+    completed_at: UtcDatetime | None = None
+    """When the customer completed it (an order was placed from it): a completed checkout is
+    never abandoned."""
 
     @model_validator(mode="after")
     def _default_updated_at(self) -> Self:
@@ -154,6 +160,26 @@ class ShopCustomerIdentified(ContractModel):
     identified_at: UtcDatetime
 
 
+class ShopCustomerUpserted(ContractModel):
+    """A customer account as the shop holds it now (created or changed): the whole account, not
+    a delta. Keyed by the shop customer ref `<store_id>:<external_id>` (or the email when the
+    shop has no id); the newest `updated_at` wins whatever the arrival order."""
+
+    store_id: NonEmptyStr
+    customer: IdentifiedContact
+    addresses: list[Address] = Field(default_factory=list)
+    """Every address on the account, the default one first when the shop names one."""
+    accepts_marketing: bool | None = None
+    """Email marketing consent as the shop states it; null when the shop says nothing."""
+    marketing_consent_at: UtcDatetime | None = None
+    """When the shop recorded that consent (or its withdrawal), if it says."""
+    tags: list[str] = Field(default_factory=list)
+    created_at: UtcDatetime | None = None
+    """When the account was created at the shop."""
+    updated_at: UtcDatetime
+    """Last change at the shop: orders the revisions of one account (newer wins)."""
+
+
 _CUSTOMER: dict[str, Any] = {"external_id": "c-1", "email": "Ann@Example.com"}
 _LINES: list[dict[str, Any]] = [
     {"sku": "MUG-1", "name": "Mug", "quantity": 2, "unit_price": "12.50", "product_id": "p-7"}
@@ -193,6 +219,31 @@ _IDENTIFIED: dict[str, Any] = {
     "anonymous_id": "anon-42",
     "identified_at": "2026-11-01T09:44:00Z",
 }
+_UPSERTED: dict[str, Any] = {
+    "store_id": "demo",
+    "customer": {
+        "external_id": "706405506930370084",
+        "email": "Ann@Example.com",
+        "phone": "+16136120707",
+        "first_name": "Ann",
+        "last_name": "Lee",
+    },
+    "addresses": [
+        {
+            "name": "Ann Lee",
+            "line1": "151 O'Connor Street",
+            "city": "Ottawa",
+            "region": "ON",
+            "postal_code": "K2P 2L8",
+            "country": "CA",
+        }
+    ],
+    "accepts_marketing": True,
+    "marketing_consent_at": "2026-10-30T12:00:00Z",
+    "tags": ["vip", "newsletter"],
+    "created_at": "2026-10-01T08:00:00Z",
+    "updated_at": "2026-11-01T09:50:00Z",
+}
 
 
 def _contract(event_type: str, model: type[Any], example: dict[str, Any]) -> EventContract[Any]:
@@ -213,10 +264,12 @@ SHOP_PRODUCT_VIEWED = _contract("shop.product.viewed", ShopProductView, _VIEW)
 SHOP_CUSTOMER_IDENTIFIED = _contract(
     "shop.customer.identified", ShopCustomerIdentified, _IDENTIFIED
 )
+SHOP_CUSTOMER_UPSERTED = _contract("shop.customer.upserted", ShopCustomerUpserted, _UPSERTED)
 
 ACTIVITY_CONTRACTS: tuple[EventContract[Any], ...] = (
     SHOP_CART_UPDATED,
     SHOP_CHECKOUT_STARTED,
     SHOP_PRODUCT_VIEWED,
     SHOP_CUSTOMER_IDENTIFIED,
+    SHOP_CUSTOMER_UPSERTED,
 )

@@ -19,8 +19,10 @@ from crm_common.testing.plugin import Poll, unique_topic
 from crm_events.customer import (
     CUSTOMER_MERGED,
     CUSTOMER_ORDER_ATTRIBUTED,
+    CUSTOMER_UNMERGED,
     CustomerMerged,
     CustomerOrderAttributed,
+    CustomerUnmerged,
 )
 from crm_events.order import ORDER_CONTRACTS, OrderSnapshot
 from crm_events.topics import CRM_CUSTOMERS, CRM_ORDERS
@@ -88,14 +90,36 @@ def attribution_event(
     return CUSTOMER_ORDER_ATTRIBUTED.event(data, source="test", **extra)
 
 
-def merge_event(*, merged_id: str, survivor_id: str) -> CloudEvent[Any]:
+def merge_event(
+    *, merged_id: str, survivor_id: str, merge_id: str | None = None
+) -> CloudEvent[Any]:
     data = CustomerMerged(
-        merge_id=new_id("merge"),
+        merge_id=merge_id or new_id("merge"),
         merged_id=merged_id,
         survivor_id=survivor_id,
         merged_at=datetime.now(UTC),
     )
     return CUSTOMER_MERGED.event(data, source="test")
+
+
+def unmerge_event(
+    *,
+    merge: CloudEvent[Any],
+    order_ids: list[str],
+    time: datetime | None = None,
+) -> CloudEvent[Any]:
+    """The undo of `merge` (a merge event), giving `order_ids` back to its merged customer."""
+    merged = merge.data
+    assert isinstance(merged, CustomerMerged)
+    data = CustomerUnmerged(
+        merge_id=merged.merge_id,
+        survivor_id=merged.survivor_id,
+        merged_id=merged.merged_id,
+        unmerged_at=time or datetime.now(UTC),
+        order_ids=order_ids,
+    )
+    extra = {"time": time} if time is not None else {}
+    return CUSTOMER_UNMERGED.event(data, source="test", **extra)
 
 
 @pytest.fixture
@@ -196,6 +220,7 @@ class Factories:
     order_event = staticmethod(order_event)
     attribution_event = staticmethod(attribution_event)
     merge_event = staticmethod(merge_event)
+    unmerge_event = staticmethod(unmerge_event)
 
 
 @pytest.fixture

@@ -247,3 +247,62 @@ async def test_the_api_checks_tokens_and_the_window(
     assert [error["field"] for error in backwards.json()["errors"]] == ["query.to"]
     assert naive.status_code == 422
     assert [error["field"] for error in naive.json()["errors"]] == ["query.from"]
+
+
+async def test_an_unmerge_gives_back_the_kpis_and_facts_before_the_merge(
+    client: httpx.AsyncClient,
+    auth: Callable[..., dict[str, str]],
+    publish: Callable[..., Awaitable[Any]],
+    fact_stored: Wait,
+    processed: Wait,
+    database: Any,
+    make: Any,
+    store_id: str,
+) -> None:
+    survivor, merged = make.new_id("cust"), make.new_id("cust")
+    orders = [
+        make.order(store_id=store_id, placed_at=START + DAY, net_paid="10.00") for _ in range(3)
+    ]
+    for order in orders:
+        await publish(make.order_event(order))
+    attributions = [
+        make.attribution_event(order_id=order.order_id, customer_id=customer, store_id=store_id)
+        for order, customer in zip(orders, (survivor, merged, merged), strict=True)
+    ]
+    for event in attributions:
+        await publish(event)
+    await fact_stored(*((order.order_id, 1) for order in orders))
+    await processed(*attributions)
+
+    async def facts() -> dict[str, str]:
+        rows = await database.fetch(
+            "SELECT order_id, customer_id FROM order_facts WHERE store_id = $1", store_id
+        )
+        return {row["order_id"]: row["customer_id"] for row in rows}
+
+    before = (await kpis(client, auth("analyst"), store_id)).json(), await facts()
+
+    merge = make.merge_event(merged_id=merged, survivor_id=survivor)
+    await publish(merge)
+    await processed(merge)
+    merged_kpis = (await kpis(client, auth("analyst"), store_id)).json()
+    unmerge = make.unmerge_event(merge=merge, order_ids=[o.order_id for o in orders[1:]])
+    await publish(unmerge)
+    await processed(unmerge)
+    after = (await kpis(client, auth("analyst"), store_id)).json(), await facts()
+
+    # The merge and its undo delivered again (same ids and bytes), then a marker right behind
+    # them on their partition: once it is applied, the redeliveries before it have been handled.
+    await publish(merge)
+    redelivered = await publish(unmerge)
+    marker = make.attribution_event(
+        order_id=make.new_id("order"), customer_id=merged, store_id=make.new_id("store")
+    )
+    await publish(marker, partition=redelivered.partition)
+    await processed(marker)
+    again = (await kpis(client, auth("analyst"), store_id)).json(), await facts()
+
+    assert (before[0]["customers"], before[0]["repeat_purchase_rate"]) == (2, "0.5000")
+    assert (merged_kpis["customers"], merged_kpis["repeat_purchase_rate"]) == (1, "1.0000")
+    assert after == before
+    assert again == before

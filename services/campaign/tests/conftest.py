@@ -71,6 +71,7 @@ def settings(fresh_database: str, kafka_bootstrap: str, jwt_keys: tuple[str, str
         jwt_public_key=jwt_keys[1],
         consumer_retry_backoff_seconds=0.05,
         consumer_group_prefix="campaign-tests",
+        metrics_refresh_seconds=0.5,
     )
 
 

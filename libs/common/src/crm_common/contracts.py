@@ -8,6 +8,7 @@ break consumers of an earlier version. The contracts themselves live in the `crm
 """
 
 import builtins
+import functools
 import inspect
 import json
 import re
@@ -98,7 +99,7 @@ class EventContract(Generic[ModelT]):
     def example_path(self) -> PurePosixPath:
         return PurePosixPath(self.domain, "examples", f"{self.type}.v{self.version}.json")
 
-    @property
+    @functools.cached_property
     def schema_id(self) -> str:
         return f"{SCHEMA_BASE_URI}/{self.path}"
 

@@ -1,8 +1,9 @@
 """A service's resources, built when the app is created and started in its lifespan.
 
-Every service has a broker; a PostgreSQL service also has an engine, migrations and an outbox
-relay, a MongoDB service a client. `lifespan` starts them in dependency order and stops them in
-reverse; `readiness` names the checks `/health/ready` runs.
+Every service has a broker and a refresher of its measured gauges (consumer lag, and for a
+PostgreSQL service the outbox backlog); a PostgreSQL service also has an engine, migrations and an
+outbox relay, a MongoDB service a client. `lifespan` starts them in dependency order and stops
+them in reverse; `readiness` names the checks `/health/ready` runs.
 """
 
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from crm_common import db, mongo
 from crm_common.http import ReadinessCheck
 from crm_common.kafka import create_broker, ensure_topics
+from crm_common.metrics import ConsumerLag, Probe, Refresher
 from crm_common.outbox import OutboxRelay
 from crm_common.service import broker_ready
 from crm_common.settings import BaseServiceSettings, MongoSettings, PostgresSettings
@@ -34,6 +36,8 @@ class Runtime:
         self.broker: KafkaBroker = create_broker(
             settings.kafka_bootstrap_servers, client_id=settings.service_name
         )
+        self.consumer_lag = ConsumerLag(self.broker)
+        self.metrics: Refresher | None = None
 
     @asynccontextmanager
     async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
@@ -50,9 +54,20 @@ class Runtime:
             partitions=self.settings.kafka_topic_partitions,
         )
         await self.broker.start()
+        self.metrics = Refresher(
+            self.probes(), interval_seconds=self.settings.metrics_refresh_seconds
+        )
+        self.metrics.start()
 
     async def stop(self) -> None:
+        if self.metrics is not None:
+            await self.metrics.stop()
+        self.consumer_lag.clear()
         await self.broker.stop()
+
+    def probes(self) -> list[Probe]:
+        """What the refresher measures, once the broker (and the store) have started."""
+        return [self.consumer_lag.refresh]
 
     def readiness(self, _: FastAPI) -> Mapping[str, ReadinessCheck]:
         return {"kafka": partial(broker_ready, self.broker)}
@@ -84,6 +99,9 @@ class PostgresRuntime(Runtime):
         await self.relay.stop()
         await super().stop()
         await self.engine.dispose()
+
+    def probes(self) -> list[Probe]:
+        return [*super().probes(), self.relay.measure_backlog]
 
     def readiness(self, app: FastAPI) -> Mapping[str, ReadinessCheck]:
         return {**super().readiness(app), "postgres": partial(db.ping, self.engine)}

@@ -24,6 +24,9 @@ class BaseServiceSettings(BaseSettings):
     outbox_poll_interval_seconds: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1)
 
+    metrics_refresh_seconds: float = Field(default=10.0, gt=0)
+    """How often the measured gauges (consumer lag, outbox age) are refreshed."""
+
     jwt_public_key: str | None = None
     jwt_public_key_file: Path | None = None
     jwt_algorithm: str = "RS256"

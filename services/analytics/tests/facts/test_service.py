@@ -181,3 +181,108 @@ async def test_concurrent_orders_attributions_and_merges_never_lose_a_customer(
 
     customers = {order_id: await customer_of(sessions, order_id) for order_id, _ in cases}
     assert customers == {order_id: survivor for order_id, _ in cases}
+
+
+async def _state(sessions: Sessions, order_ids: list[str], customer_ids: list[str]) -> Any:
+    """Every row these orders and customers have in the three tables."""
+    async with sessions() as session:
+        rows = {}
+        for table, column, keys in (
+            ("order_facts", "order_id", order_ids),
+            ("order_attributions", "order_id", order_ids),
+            ("customer_merges", "merged_id", customer_ids),
+        ):
+            result = await session.execute(
+                text(f"SELECT * FROM {table} WHERE {column} = ANY(:keys) ORDER BY {column}"),
+                {"keys": keys},
+            )
+            rows[table] = [dict(row) for row in result.mappings()]
+    return rows
+
+
+async def test_an_unmerge_gives_back_the_state_before_the_merge_and_applies_once(
+    sessions: Sessions, make: Any, apply: Apply
+) -> None:
+    survivor, merged, earlier = (make.new_id("cust") for _ in range(3))
+    # `earlier` went into `merged` before `merged` went into `survivor`; undoing the second
+    # merge leaves the first in effect. `pending` is attributed but has not arrived yet.
+    own, theirs, earliers, pending = (make.order(store_id="s", placed_at=PLACED) for _ in range(4))
+    for order in (own, theirs, earliers):
+        await apply(make.order_event(order))
+    for order, customer in ((own, survivor), (theirs, merged), (earliers, earlier)):
+        await apply(
+            make.attribution_event(order_id=order.order_id, customer_id=customer, store_id="s")
+        )
+    await apply(make.attribution_event(order_id=pending.order_id, customer_id=merged, store_id="s"))
+    await apply(make.merge_event(merged_id=earlier, survivor_id=merged))
+    order_ids = [order.order_id for order in (own, theirs, earliers, pending)]
+    customer_ids = [survivor, merged, earlier]
+    before = await _state(sessions, order_ids, customer_ids)
+
+    merge = make.merge_event(merged_id=merged, survivor_id=survivor)
+    await apply(merge)
+    for order in (own, theirs, earliers):
+        assert await customer_of(sessions, order.order_id) == survivor
+
+    # customer-profile lists every order the merged customer has again.
+    back = [theirs.order_id, earliers.order_id, pending.order_id]
+    unmerge = make.unmerge_event(merge=merge, order_ids=back)
+    await apply(unmerge)
+    assert await _state(sessions, order_ids, customer_ids) == before
+
+    for event in (merge, unmerge):
+        await apply(event)
+    assert await _state(sessions, order_ids, customer_ids) == before
+
+    await apply(make.order_event(pending))
+    late = make.order(store_id="s", placed_at=PLACED)
+    await apply(make.order_event(late))
+    await apply(make.attribution_event(order_id=late.order_id, customer_id=earlier, store_id="s"))
+    assert await customer_of(sessions, pending.order_id) == merged
+    assert await customer_of(sessions, late.order_id) == merged
+
+
+async def test_an_order_attributed_anew_after_the_undo_keeps_that_attribution(
+    sessions: Sessions, make: Any, apply: Apply
+) -> None:
+    survivor, merged, other = (make.new_id("cust") for _ in range(3))
+    order = make.order(store_id="s", placed_at=PLACED)
+    now = datetime.now(UTC)
+    await apply(make.order_event(order))
+    await apply(
+        make.attribution_event(
+            order_id=order.order_id, customer_id=merged, store_id="s", time=now - timedelta(1)
+        )
+    )
+    merge = make.merge_event(merged_id=merged, survivor_id=survivor)
+    await apply(merge)
+    # The re-attribution travels on `other`'s partition and overtakes the undo.
+    await apply(
+        make.attribution_event(
+            order_id=order.order_id, customer_id=other, store_id="s", time=now + timedelta(1)
+        )
+    )
+
+    await apply(make.unmerge_event(merge=merge, order_ids=[order.order_id], time=now))
+
+    assert await customer_of(sessions, order.order_id) == other
+
+
+async def test_orders_arriving_while_a_merge_is_undone_all_go_back_to_the_merged_customer(
+    sessions: Sessions, make: Any, apply: Apply
+) -> None:
+    survivor, merged = make.new_id("cust"), make.new_id("cust")
+    orders = [make.order(store_id="s", placed_at=PLACED) for _ in range(40)]
+    for order in orders:
+        await apply(
+            make.attribution_event(order_id=order.order_id, customer_id=merged, store_id="s")
+        )
+    merge = make.merge_event(merged_id=merged, survivor_id=survivor)
+    await apply(merge)
+    events = [make.order_event(order) for order in orders]
+    events.insert(20, make.unmerge_event(merge=merge, order_ids=[o.order_id for o in orders]))
+
+    await asyncio.gather(*(apply(event) for event in events))
+
+    customers = {order.order_id: await customer_of(sessions, order.order_id) for order in orders}
+    assert customers == {order.order_id: merged for order in orders}

@@ -7,10 +7,12 @@ from crm_events.customer import (
     CUSTOMER_ERASED,
     CUSTOMER_IDENTITY_LINKED,
     CUSTOMER_MERGED,
+    CUSTOMER_UNMERGED,
     CUSTOMER_UPDATED,
     CustomerErased,
     CustomerMerged,
     CustomerSnapshot,
+    CustomerUnmerged,
 )
 from pydantic import ValidationError
 
@@ -35,13 +37,22 @@ def test_snapshot_becomes_a_contact_with_its_version(new_customer):
     assert contact.merged_into is None
 
 
-def test_merge_and_erasure_are_parsed_with_their_contracts():
+def test_merge_unmerge_and_erasure_are_parsed_with_their_contracts():
     at = datetime(2026, 11, 4, 9, tzinfo=UTC)
     merge = {"merge_id": "m-1", "survivor_id": "a", "merged_id": "b", "merged_at": at}
+    unmerge = {"merge_id": "m-1", "survivor_id": "a", "merged_id": "b", "unmerged_at": at}
     erase = {"customer_id": "a", "erased_at": at}
 
     assert customer_change(raw(CUSTOMER_MERGED.type, merge)) == CustomerMerged(**merge)
+    assert customer_change(raw(CUSTOMER_UNMERGED.type, unmerge)) == CustomerUnmerged(**unmerge)
     assert customer_change(raw(CUSTOMER_ERASED.type, erase)) == CustomerErased(**erase)
+
+
+def test_an_unmerge_of_a_customer_into_itself_is_rejected():
+    at = datetime(2026, 11, 4, 9, tzinfo=UTC)
+    unmerge = {"merge_id": "m-1", "survivor_id": "a", "merged_id": "a", "unmerged_at": at}
+    with pytest.raises(ValidationError):
+        customer_change(raw(CUSTOMER_UNMERGED.type, unmerge))
 
 
 def test_events_campaigns_keep_nothing_of_are_skipped():

@@ -6,6 +6,7 @@ import pytest
 from crm_events.customer import (
     CUSTOMER_ERASED,
     CUSTOMER_MERGED,
+    CUSTOMER_UNMERGED,
     CUSTOMER_UPDATED,
 )
 
@@ -78,6 +79,72 @@ async def test_merge_follows_to_the_survivor(
     body = (await contact(client, auth, merged["customer_id"])).json()
     assert body["customer_id"] == survivor["customer_id"]
     assert body["email"] == survivor["email"]
+
+
+async def test_an_unmerge_gives_back_the_contacts_as_before_the_merge_and_once_only(
+    client, auth, publish, processed, database, new_customer, customer_event
+):
+    # `earlier` was merged into `merged` before `merged` went into `survivor`: undoing the
+    # second merge leaves the first in effect, as customer-profile's undo does.
+    survivor, merged, earlier = new_customer(), new_customer(), new_customer()
+    ids = [survivor["customer_id"], merged["customer_id"], earlier["customer_id"]]
+    now = datetime.now(UTC)
+    first_merge = customer_event(
+        CUSTOMER_MERGED,
+        merge_id=f"merge-{earlier['customer_id']}",
+        survivor_id=merged["customer_id"],
+        merged_id=earlier["customer_id"],
+        merged_at=now,
+    )
+    setup = [customer_event(**data) for data in (survivor, merged, earlier)] + [first_merge]
+    for event in setup:
+        await publish(event)
+    await processed(*setup)
+    before = await _contacts(database, ids)
+
+    merge = customer_event(
+        CUSTOMER_MERGED,
+        merge_id=f"merge-{merged['customer_id']}",
+        survivor_id=survivor["customer_id"],
+        merged_id=merged["customer_id"],
+        merged_at=now + timedelta(seconds=1),
+    )
+    await publish(merge)
+    await processed(merge)
+    for data in (merged, earlier):
+        body = (await contact(client, auth, data["customer_id"])).json()
+        assert body["customer_id"] == survivor["customer_id"]
+
+    unmerged_at = now + timedelta(seconds=2)
+    unmerge = customer_event(
+        CUSTOMER_UNMERGED,
+        merge_id=f"merge-{merged['customer_id']}",
+        survivor_id=survivor["customer_id"],
+        merged_id=merged["customer_id"],
+        unmerged_at=unmerged_at,
+        identities=[{"kind": "email", "value": merged["email"]}],
+    )
+    await publish(unmerge)
+    await processed(unmerge)
+
+    after = await _contacts(database, ids)
+    # Everything as before the merge, but the time the merged contact last changed.
+    assert after[merged["customer_id"]].pop("updated_at") == unmerged_at
+    before[merged["customer_id"]].pop("updated_at")
+    assert after == before
+    for data in (merged, earlier):
+        body = (await contact(client, auth, data["customer_id"])).json()
+        assert (body["customer_id"], body["email"]) == (merged["customer_id"], merged["email"])
+
+    # The merge and its undo delivered again (same ids), then a marker on their partition: once
+    # the marker is applied, the redeliveries before it have been handled, and changed nothing.
+    marker = customer_event(CUSTOMER_UPDATED, **merged)
+    for event in (merge, unmerge, marker):
+        await publish(event)
+    await processed(marker)
+    again = await _contacts(database, ids)
+    again[merged["customer_id"]].pop("updated_at")
+    assert again == before
 
 
 async def test_erasure_leaves_no_personal_data_and_cannot_be_undone(
@@ -195,6 +262,28 @@ async def test_metrics_count_consumed_events(
 
     metrics = (await client.get("/metrics")).text
     assert 'crm_consumer_events_total{outcome="applied",topic="crm.customers.v1"}' in metrics
+
+
+async def test_metrics_expose_consumer_lag_and_outbox_age(
+    client, publish, processed, eventually, new_customer, customer_event
+):
+    created = customer_event(**new_customer())
+    await publish(created)
+    await processed(created)
+
+    async def measured() -> bool:
+        metrics = (await client.get("/metrics")).text
+        lag = 'crm_consumer_lag_messages{group="campaign-tests.contacts",partition="'
+        return lag in metrics and "crm_outbox_oldest_event_age_seconds 0.0" in metrics
+
+    await eventually(measured)
+
+
+async def _contacts(database, customer_ids) -> dict[str, dict]:
+    rows = await database.fetch(
+        "SELECT * FROM contacts WHERE customer_id = ANY($1::text[])", customer_ids
+    )
+    return {row["customer_id"]: dict(row) for row in rows}
 
 
 async def _rows_holding(database, data) -> int:

@@ -1,12 +1,13 @@
 """The rules on real PostgreSQL, without Kafka."""
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
-from campaign.contacts import service
+from campaign.contacts import repository, service
 from campaign.main import MIGRATIONS
 from crm_common import db
-from crm_events.customer import CustomerSnapshot
+from crm_events.customer import CustomerErased, CustomerMerged, CustomerSnapshot
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 pytestmark = pytest.mark.integration
@@ -56,3 +57,38 @@ async def test_a_failed_event_leaves_no_claim(sessions, new_customer):
         stored = await service.get_contact(session=session, customer_id=data["customer_id"])
     assert stored is not None
     assert stored.email == data["email"]
+
+
+async def test_erasing_a_survivor_erases_every_contact_merged_into_it_down_the_chain(
+    sessions, new_customer
+):
+    survivor, merged, earlier = new_customer(), new_customer(), new_customer()
+    at = datetime.now(UTC)
+    changes = [
+        *(CustomerSnapshot.model_validate(data) for data in (survivor, merged, earlier)),
+        CustomerMerged(
+            merge_id="m-1",
+            survivor_id=merged["customer_id"],
+            merged_id=earlier["customer_id"],
+            merged_at=at,
+        ),
+        CustomerMerged(
+            merge_id="m-2",
+            survivor_id=survivor["customer_id"],
+            merged_id=merged["customer_id"],
+            merged_at=at,
+        ),
+        CustomerErased(customer_id=survivor["customer_id"], erased_at=at),
+    ]
+    for number, change in enumerate(changes):
+        async with db.transaction(sessions) as session:
+            await service.apply_customer_change(
+                session=session, event_id=f"chain-{number}", change=change
+            )
+
+    async with sessions() as session:
+        for data in (survivor, merged, earlier):
+            stored = await repository.get(session=session, customer_id=data["customer_id"])
+            assert stored is not None
+            assert stored.erased is True
+            assert (stored.email, stored.phone, stored.first_name) == (None, None, None)

@@ -1,9 +1,10 @@
 import tempfile
 from pathlib import Path
+from typing import Self
 
 from crm_common.settings import PostgresSettings
 from crm_events import topics
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 
@@ -26,6 +27,24 @@ class Settings(PostgresSettings):
     checkout_abandon_after_seconds: float = Field(default=3600.0, gt=0)
     checkout_sweep_interval_seconds: float = Field(default=60.0, gt=0)
     checkout_sweep_batch_size: int = Field(default=500, ge=1)
+
+    # Webhook deliveries: an accepted delivery's body is kept this long (for replay), its
+    # record (metadata, outcome, replays) longer, for audit and the sync status; a rejected one
+    # (never with a body) briefly. Checked every interval, deleted in batches.
+    webhook_body_retention_days: float = Field(default=30.0, gt=0)
+    webhook_record_retention_days: float = Field(default=90.0, gt=0)
+    webhook_rejected_retention_days: float = Field(default=7.0, gt=0)
+    webhook_retention_interval_seconds: float = Field(default=3600.0, gt=0)
+    webhook_retention_batch_size: int = Field(default=1000, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _records_outlive_bodies(self) -> Self:
+        if self.webhook_record_retention_days < self.webhook_body_retention_days:
+            raise ValueError(
+                "webhook_record_retention_days must be at least webhook_body_retention_days: "
+                "a kept body needs its record"
+            )
+        return self
 
     # Historical imports: uploads are spooled to files here (shared storage when several
     # replicas serve the API), then applied `import_chunk_size` orders per transaction.

@@ -19,6 +19,8 @@ from order_sync.inventory.events import bind_topic
 from order_sync.orders.api import router as orders_router
 from order_sync.stores.api import router as stores_router
 from order_sync.webhooks.api import router as webhooks_router
+from order_sync.webhooks.deliveries.api import router as deliveries_router
+from order_sync.webhooks.deliveries.retention import DeliveryRetention
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -29,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     worker.register(runtime, settings)
     bind_topic(runtime.sessions, settings.inventory_topic)
     sweeper = AbandonmentSweeper.configured(runtime.sessions, settings)
+    retention = DeliveryRetention.configured(runtime.sessions, settings)
     imports = ImportRunner(engine=runtime.engine, sessions=runtime.sessions, settings=settings)
 
     @asynccontextmanager
@@ -43,14 +46,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_http_app(
         settings,
         title="order-sync",
-        lifespan=sweeper.around(lifespan),
-        routers=[stores_router, orders_router, webhooks_router, imports_router, inventory_router],
+        lifespan=retention.around(sweeper.around(lifespan)),
+        routers=[
+            stores_router,
+            orders_router,
+            webhooks_router,
+            deliveries_router,
+            imports_router,
+            inventory_router,
+        ],
         readiness=runtime.readiness,
     )
     app.state.runtime = runtime
     app.state.settings = settings
     app.state.import_runner = imports
     app.state.checkout_sweeper = sweeper
+    app.state.webhook_retention = retention
     return app
 
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from crm_events.order_records import PaymentKind, PaymentStatus
 from crm_events.shop import FinancialStatus, FulfillmentStatus
 from order_sync.connectors import woocommerce
 from order_sync.connectors._fields import PayloadError
@@ -154,6 +155,34 @@ def test_refunds_short_of_the_total_make_a_paid_order_partially_refunded(
     assert order.refunded_total == Decimal("12.50")
     assert order.financial_status == FinancialStatus.PARTIALLY_REFUNDED
     assert order.compute_net_paid() == Decimal("16.85")
+    assert [(r.external_id, r.amount, r.note, r.status) for r in order.refunds] == [
+        ("730", Decimal("10.00"), "damaged", PaymentStatus.SUCCESS),
+        ("731", Decimal("2.50"), None, PaymentStatus.SUCCESS),
+    ]
+
+
+def test_a_paid_order_records_its_payment(payload: Payload) -> None:
+    order_payload = payload("woocommerce/order_created_docs_v3")
+    order_payload["transaction_id"] = "ch_3OqZ9x2eZvKYlo2C"
+
+    order = woocommerce.order_from_payload(order_payload, store_id="w")
+
+    (payment,) = order.payments
+    assert payment.external_id == "ch_3OqZ9x2eZvKYlo2C"
+    assert (payment.kind, payment.status) == (PaymentKind.SALE, PaymentStatus.SUCCESS)
+    assert (payment.amount, payment.currency, payment.gateway) == (Decimal("29.35"), None, "bacs")
+    assert payment.processed_at == datetime(2017, 3, 22, 19, 28, 8, tzinfo=UTC)  # date_paid_gmt
+
+
+def test_an_unpaid_order_has_no_payment_and_an_empty_transaction_id_is_none(
+    payload: Payload,
+) -> None:
+    unpaid = payload("woocommerce/order_created_docs_v3")
+    unpaid.update(status="pending", date_paid=None, date_paid_gmt=None)
+    paid = payload("woocommerce/order_created_docs_v3")
+
+    assert woocommerce.order_from_payload(unpaid, store_id="w").payments == []
+    assert woocommerce.order_from_payload(paid, store_id="w").payments[0].external_id is None
 
 
 def test_a_unit_price_that_does_not_divide_exactly_is_taken_as_sent(payload: Payload) -> None:

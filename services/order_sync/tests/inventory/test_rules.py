@@ -7,12 +7,16 @@ from typing import Any
 import pytest
 from crm_events.shop import CANONICAL_ORDER_EXAMPLE, CanonicalOrder, FinancialStatus
 from order_sync.inventory.rules import (
-    RETURNED_EVENT,
+    CANCEL,
+    SALE,
+    Lines,
+    Movement,
     MovementKind,
     OrderStock,
     crossed_low,
-    due_movement,
+    due_movements,
     is_low,
+    restock,
     signed,
     sku_lines,
 )
@@ -20,13 +24,26 @@ from order_sync.inventory.rules import (
 F = FinancialStatus
 M = MovementKind
 CANCELLED_AT = "2026-11-02T09:00:00Z"
+MUGS = [
+    {"external_id": "l-1", "sku": "MUG-1", "name": "Mug", "quantity": 2, "unit_price": "12.50"},
+    {"external_id": "l-2", "sku": "TEA-9", "name": "Tea", "quantity": 3, "unit_price": "4.00"},
+]
+
+
+def received(key: str, *lines: tuple[str, int], status: str = "received") -> dict[str, Any]:
+    """A return of `lines` (order line id, quantity), as the canonical order carries it."""
+    return {
+        "external_id": key,
+        "status": status,
+        "lines": [{"line_external_id": line, "quantity": qty} for line, qty in lines],
+    }
 
 
 def stock(
     financial: F = F.PAID,
     *,
     cancelled: bool = False,
-    events: Iterable[str] = (),
+    returns: list[dict[str, Any]] | None = None,
     lines: list[dict[str, Any]] | None = None,
 ) -> OrderStock:
     order = CanonicalOrder.model_validate(
@@ -34,41 +51,60 @@ def stock(
             **CANONICAL_ORDER_EXAMPLE,
             "financial_status": financial.value,
             "cancelled_at": CANCELLED_AT if cancelled else None,
-            **({"lines": lines} if lines is not None else {}),
+            "lines": lines if lines is not None else MUGS,
+            "returns": returns or [],
         }
     )
-    return OrderStock.of(order, order_id="o-1", events=events)
+    return OrderStock.of(order, order_id="o-1")
 
 
-def replay(states: Iterable[OrderStock]) -> list[MovementKind]:
+def replay(states: Iterable[OrderStock]) -> list[Movement]:
     """The movements a sequence of stored changes of one order applies, each at most once."""
-    recorded: list[MovementKind] = []
+    recorded: list[Movement] = []
     for state in states:
-        kind = due_movement(state, recorded)
-        if kind is not None:
-            recorded.append(kind)
+        recorded.extend(due_movements(state, recorded))
     return recorded
 
 
+def moved(states: Iterable[OrderStock]) -> dict[str, int]:
+    """What those movements do to each SKU's level, every SKU tracked."""
+    recorded: dict[Movement, Lines] = {}
+    totals: dict[str, int] = {}
+    for state in states:
+        for movement in due_movements(state, recorded):
+            kind, ref = movement
+            if kind is M.SALE:
+                lines = state.lines
+            else:
+                earlier = [lines for (k, _), lines in recorded.items() if k is not M.SALE]
+                wanted = dict(state.returns).get(ref) if kind is M.RETURN else None
+                lines = restock(recorded[SALE], earlier, wanted)
+            recorded[movement] = lines
+            for sku, delta in signed(kind, lines):
+                totals[sku] = totals.get(sku, 0) + delta
+    return totals
+
+
 def test_a_paid_order_owes_its_sale_once() -> None:
-    assert due_movement(stock(F.PAID), []) is M.SALE
-    assert due_movement(stock(F.PAID), [M.SALE]) is None
+    assert due_movements(stock(F.PAID), []) == [SALE]
+    assert due_movements(stock(F.PAID), [SALE]) == []
 
 
 @pytest.mark.parametrize("financial", [F.PAID, F.PARTIALLY_REFUNDED, F.REFUNDED])
 def test_any_captured_status_counts_as_sold(financial: FinancialStatus) -> None:
     # An order first seen after a refund was still paid before it.
-    assert due_movement(stock(financial), []) is M.SALE
+    assert due_movements(stock(financial), []) == [SALE]
 
 
 @pytest.mark.parametrize("financial", [F.PENDING, F.AUTHORIZED, F.VOIDED])
 def test_an_unpaid_order_moves_nothing(financial: FinancialStatus) -> None:
-    assert due_movement(stock(financial), []) is None
+    assert due_movements(stock(financial), []) == []
 
 
 def test_paid_then_cancelled_gives_the_sale_back_once() -> None:
     states = [stock(F.PENDING), stock(F.PAID), stock(F.PAID, cancelled=True)]
-    assert replay([*states, stock(F.REFUNDED, cancelled=True)]) == [M.SALE, M.CANCEL]
+    assert replay([*states, stock(F.REFUNDED, cancelled=True)]) == [SALE, CANCEL]
+    assert moved([*states, stock(F.REFUNDED, cancelled=True)]) == {"MUG-1": 0, "TEA-9": 0}
 
 
 def test_cancelled_before_paid_never_moves_stock() -> None:
@@ -82,17 +118,73 @@ def test_an_order_first_seen_paid_and_cancelled_took_nothing() -> None:
 
 def test_a_duplicate_transition_is_applied_once() -> None:
     paid, cancelled = stock(F.PAID), stock(F.PAID, cancelled=True)
-    assert replay([paid, paid, paid, cancelled, cancelled, paid]) == [M.SALE, M.CANCEL]
+    assert replay([paid, paid, paid, cancelled, cancelled, paid]) == [SALE, CANCEL]
 
 
-def test_a_return_gives_the_sale_back_and_a_later_cancel_does_not_again() -> None:
-    returned = stock(F.REFUNDED, events=[RETURNED_EVENT])
-    states = [stock(F.PAID), returned, returned, stock(F.REFUNDED, cancelled=True)]
-    assert replay(states) == [M.SALE, M.RETURN]
+def test_each_return_received_gives_its_own_lines_back_once() -> None:
+    first = [received("r-1", ("l-1", 1))]
+    both = [*first, received("r-2", ("l-2", 3))]
+    states = [stock(F.PAID), stock(returns=first), stock(returns=first), stock(returns=both)]
+
+    assert replay(states) == [SALE, (M.RETURN, "r-1"), (M.RETURN, "r-2")]
+    assert moved(states) == {"MUG-1": -1, "TEA-9": 0}
+
+
+def test_a_return_not_received_yet_moves_nothing() -> None:
+    asked = [received("r-1", ("l-1", 2), status="requested")]
+    open_ = [received("r-1", ("l-1", 2), status="open")]
+    closed = [received("r-1", ("l-1", 2), status="closed")]
+    states = [stock(returns=asked), stock(returns=open_), stock(returns=closed)]
+    assert replay(states) == [SALE, (M.RETURN, "r-1")]
+
+
+def test_a_cancel_after_a_partial_return_gives_back_only_the_rest() -> None:
+    returns = [received("r-1", ("l-1", 1))]
+    states = [stock(), stock(returns=returns), stock(returns=returns, cancelled=True)]
+
+    assert replay(states) == [SALE, (M.RETURN, "r-1"), CANCEL]
+    assert moved(states) == {"MUG-1": 0, "TEA-9": 0}
+
+
+def test_returns_never_give_back_more_than_was_sold() -> None:
+    returns = [received("r-1", ("l-1", 2)), received("r-2", ("l-1", 5), ("l-2", 1))]
+    assert moved([stock(returns=returns)]) == {"MUG-1": 0, "TEA-9": -2}
+
+
+def test_a_return_after_a_cancel_gives_nothing_more() -> None:
+    returns = [received("r-1", ("l-1", 1))]
+    states = [stock(), stock(cancelled=True), stock(returns=returns, cancelled=True)]
+    assert replay(states) == [SALE, CANCEL]
 
 
 def test_a_return_before_any_sale_moves_nothing() -> None:
-    assert replay([stock(F.REFUNDED, events=[RETURNED_EVENT])]) == []
+    assert replay([stock(F.PENDING, returns=[received("r-1", ("l-1", 1))])]) == []
+
+
+def test_an_order_first_seen_paid_with_a_return_sells_then_takes_the_return_back() -> None:
+    states = [stock(F.PARTIALLY_REFUNDED, returns=[received("r-1", ("l-2", 2))])]
+    assert replay(states) == [SALE, (M.RETURN, "r-1")]
+    assert moved(states) == {"MUG-1": -2, "TEA-9": -1}
+
+
+def test_a_return_line_names_its_sku_or_the_order_line_it_came_from() -> None:
+    returns = [
+        {"external_id": "r-1", "status": "received", "lines": [{"sku": "MUG-1", "quantity": 1}]},
+        received("r-2", ("l-2", 2), ("l-unknown", 4)),
+        {"status": "closed", "lines": [{"line_external_id": "l-1", "quantity": 1}]},
+    ]
+    assert stock(returns=returns).returns == (
+        ("r-1", (("MUG-1", 1),)),
+        ("r-2", (("TEA-9", 2),)),
+        ("#2", (("MUG-1", 1),)),
+    )
+
+
+def test_a_restock_is_capped_by_the_sale_less_earlier_restocks() -> None:
+    sold = (("A", 3), ("B", 1))
+    assert restock(sold, [], None) == sold
+    assert restock(sold, [(("A", 1),)], None) == (("A", 2), ("B", 1))
+    assert restock(sold, [(("A", 3),)], (("A", 1), ("B", 2), ("C", 1))) == (("B", 1),)
 
 
 def test_lines_without_a_sku_are_ignored_and_skus_are_summed() -> None:
@@ -108,7 +200,7 @@ def test_lines_without_a_sku_are_ignored_and_skus_are_summed() -> None:
 
 def test_an_order_without_skus_owes_no_movement() -> None:
     lines = [{"name": "Service", "quantity": 1, "unit_price": "10.00"}]
-    assert due_movement(stock(lines=lines), []) is None
+    assert due_movements(stock(lines=lines), []) == []
 
 
 def test_a_sale_takes_and_a_restock_gives_back() -> None:
@@ -142,12 +234,12 @@ def test_a_level_set_low_or_a_threshold_raised_over_it_crosses() -> None:
 
 
 def test_order_stock_reads_the_order() -> None:
-    order = stock(F.PAID, cancelled=True, events=[RETURNED_EVENT])
+    order = stock(F.PAID, cancelled=True, returns=[received("r-1", ("l-1", 1))])
     assert order == OrderStock(
         order_id="o-1",
         store_id="demo",
-        lines=(("MUG-1", 2),),
+        lines=(("MUG-1", 2), ("TEA-9", 3)),
         captured=True,
         cancelled=True,
-        returned=True,
+        returns=(("r-1", (("MUG-1", 1),)),),
     )

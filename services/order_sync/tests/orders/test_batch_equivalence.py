@@ -27,6 +27,26 @@ BASE = datetime(2026, 11, 1, 10, tzinfo=UTC)
 # A few states per field, so that random revisions make every kind of transition and no-op.
 FINANCIAL = ["pending", "authorized", "paid", "partially_refunded", "refunded", "voided"]
 FULFILLMENT = ["unfulfilled", "partial", "fulfilled"]
+_SHIPMENT = {"external_id": "f-1", "carrier": "UPS", "tracking_numbers": ["1Z1"]}
+SHIPMENTS: list[list[dict[str, Any]]] = [
+    [],
+    [{**_SHIPMENT, "status": "in_transit", "lines": [{"sku": "MUG-1", "quantity": 2}]}],
+    [{**_SHIPMENT, "status": "delivered", "lines": [{"sku": "MUG-1", "quantity": 2}]}],
+    [{**_SHIPMENT, "status": "delivered"}, {"status": "cancelled"}],
+]
+RETURNS: list[list[dict[str, Any]]] = [
+    [],
+    [{"external_id": "r-1", "status": "requested", "lines": [{"sku": "MUG-1", "quantity": 1}]}],
+    [{"external_id": "r-1", "status": "received", "lines": [{"sku": "MUG-1", "quantity": 1}]}],
+]
+REFUNDS: list[list[dict[str, Any]]] = [
+    [],
+    [{"external_id": "rf-1", "amount": "12.50", "gateway": "manual", "lines": []}],
+]
+PAYMENTS: list[list[dict[str, Any]]] = [
+    [],
+    [{"external_id": "tx-1", "kind": "sale", "amount": "32.00", "gateway": "stripe"}],
+]
 
 
 def _revisions(rng: random.Random, count: int) -> list[batch.ShopOrderEvent]:
@@ -59,8 +79,38 @@ def _revisions(rng: random.Random, count: int) -> list[batch.ShopOrderEvent]:
                     else None,
                     "refunded_total": "32.00" if financial == "refunded" else "0",
                     "note": rng.choice([None, "gift", "leave at the door"]),
+                    # Records on some revisions only, so that changes without any
+                    # transition (announced as updated) stay common.
+                    **(
+                        {
+                            "shipments": rng.choice(SHIPMENTS),
+                            "returns": rng.choice(RETURNS),
+                            "refunds": rng.choice(REFUNDS),
+                            "payments": rng.choice(PAYMENTS),
+                        }
+                        if rng.random() < 0.4
+                        else {}
+                    ),
                 }
             )
+        events.append(batch.ShopOrderEvent(event_id=secrets.token_hex(16), order=order))
+    # Last, every order with each kind of record, so that the tables compared hold some.
+    for number in rng.sample(range(5), 5):
+        order = CanonicalOrder.model_validate(
+            {
+                **CANONICAL_ORDER_EXAMPLE,
+                "store_id": STORE,
+                "external_id": str(9_007_199_254_740_993 + number),
+                "placed_at": BASE.isoformat(),
+                "updated_at": (BASE + timedelta(minutes=50)).isoformat(),
+                "financial_status": "partially_refunded",
+                "fulfillment_status": "fulfilled",
+                "shipments": SHIPMENTS[2],
+                "returns": RETURNS[2],
+                "refunds": REFUNDS[1],
+                "payments": PAYMENTS[1],
+            }
+        )
         events.append(batch.ShopOrderEvent(event_id=secrets.token_hex(16), order=order))
     return events
 
@@ -100,6 +150,11 @@ async def _state(engine: AsyncEngine) -> dict[str, Any]:
     queries = {
         "orders": "SELECT * FROM orders ORDER BY order_id",
         "lines": "SELECT * FROM order_lines ORDER BY order_id, position",
+        "payments": "SELECT * FROM order_payments ORDER BY order_id, position",
+        "refunds": "SELECT * FROM order_refunds ORDER BY order_id, position",
+        "shipments": "SELECT * FROM order_shipments ORDER BY order_id, position",
+        "returns": "SELECT * FROM order_returns ORDER BY order_id, position",
+        "movements": "SELECT * FROM stock_movements ORDER BY order_id, kind, ref",
         "processed": "SELECT consumer, event_id FROM processed_events ORDER BY event_id",
         "outbox": "SELECT event_id, topic, key, payload FROM outbox_events ORDER BY seq",
     }
@@ -112,6 +167,9 @@ async def _state(engine: AsyncEngine) -> dict[str, Any]:
                 for row in rows
             ]
     return state
+
+
+RECORD_TABLES = ("payments", "refunds", "shipments", "returns", "movements")
 
 
 def _chunks(rng: random.Random, events: Sequence[Any]) -> list[list[Any]]:
@@ -155,7 +213,14 @@ async def test_a_batch_applies_like_one_event_at_a_time(
     alone, together = await _state(one_at_a_time), await _state(batched)
     assert unknown_batched == unknown_alone > 0
     assert len(alone["outbox"]) > len({row["order_id"] for row in alone["orders"]})
-    for name in ("orders", "lines", "processed", "outbox"):
+    for name in ("orders", "lines", "processed", "outbox", *RECORD_TABLES):
         assert together[name] == alone[name], name
+    for name in RECORD_TABLES:
+        assert alone[name], f"no {name} stored: the test would prove nothing about them"
     kinds = {json.loads(row["payload"])["type"] for row in alone["outbox"]}
-    assert {"crm.order.placed", "crm.order.updated"} <= kinds
+    assert {
+        "crm.order.placed",
+        "crm.order.updated",
+        "crm.order.shipment_updated",
+        "crm.order.returned",
+    } <= kinds

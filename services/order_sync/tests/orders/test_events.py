@@ -7,9 +7,10 @@ from uuid import UUID
 
 import pytest
 from crm_common.envelope import to_json_bytes
+from crm_events.order import OrderSnapshot
 from crm_events.registry import CONTRACTS
 from crm_events.shop import CANONICAL_ORDER_EXAMPLE, CanonicalOrder
-from order_sync.orders.events import lifecycle_event, order_id_for, snapshot
+from order_sync.orders.events import encoded_lifecycle_events, order_id_for, snapshot
 from order_sync.orders.lifecycle import OrderEventType
 
 
@@ -57,15 +58,21 @@ def test_net_paid_is_zero_until_payment_is_captured() -> None:
     assert data.net_paid == Decimal("0")
 
 
+def encoded(event_type: OrderEventType, data: OrderSnapshot) -> tuple[str, bytes]:
+    [(event_id, payload)] = encoded_lifecycle_events(data, [event_type])
+    return event_id, payload
+
+
 @pytest.mark.parametrize("event_type", list(OrderEventType))
 def test_each_event_matches_its_committed_schema(event_type: OrderEventType) -> None:
     order_id = order_id_for("demo", "1001")
     data = snapshot(canonical(), order_id=order_id, version=2, store_country="US")
 
-    event = lifecycle_event(event_type, data)
-    envelope = json.loads(to_json_bytes(event))
+    event_id, payload = encoded(event_type, data)
+    envelope = json.loads(payload)
 
     CONTRACTS.validate(envelope)  # raises ContractViolation
+    assert envelope["id"] == event_id
     assert envelope["type"] == event_type.value
     assert envelope["source"] == "order-sync"
     assert envelope["subject"] == order_id
@@ -77,13 +84,40 @@ def test_each_event_matches_its_committed_schema(event_type: OrderEventType) -> 
     assert envelope["data"]["net_paid"] == "32.00"
 
 
+@pytest.mark.parametrize("event_type", list(OrderEventType))
+def test_encoded_events_are_the_bytes_of_their_contracts_envelope(
+    event_type: OrderEventType,
+) -> None:
+    order = canonical(note='thé "spécial"\n', gift_wrap={"paper": "red"})
+    data = snapshot(order, order_id=order_id_for("demo", "1001"), version=3, store_country="US")
+    event_id, payload = encoded(event_type, data)
+
+    event = CONTRACTS.get(event_type.value).event(
+        data, source="order-sync", id=event_id, time=data.updated_at
+    )
+
+    assert payload == to_json_bytes(event)
+
+
+def test_the_events_of_one_change_come_in_the_order_given() -> None:
+    data = snapshot(
+        canonical(), order_id=order_id_for("demo", "1001"), version=1, store_country=None
+    )
+    types = [OrderEventType.PLACED, OrderEventType.PAID]
+
+    kinds = [json.loads(payload)["type"] for _, payload in encoded_lifecycle_events(data, types)]
+
+    assert kinds == [t.value for t in types]
+    assert encoded_lifecycle_events(data, []) == []
+
+
 def test_event_ids_are_fixed_by_order_version_and_type() -> None:
     order_id = order_id_for("demo", "1001")
     v1 = snapshot(canonical(), order_id=order_id, version=1, store_country=None)
     v2 = snapshot(canonical(), order_id=order_id, version=2, store_country=None)
 
-    placed = lifecycle_event(OrderEventType.PLACED, v1)
+    placed, _ = encoded(OrderEventType.PLACED, v1)
 
-    assert placed.id == lifecycle_event(OrderEventType.PLACED, v1).id
-    assert placed.id != lifecycle_event(OrderEventType.PAID, v1).id
-    assert placed.id != lifecycle_event(OrderEventType.PLACED, v2).id
+    assert placed == encoded(OrderEventType.PLACED, v1)[0]
+    assert placed != encoded(OrderEventType.PAID, v1)[0]
+    assert placed != encoded(OrderEventType.PLACED, v2)[0]

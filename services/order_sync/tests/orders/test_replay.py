@@ -22,6 +22,8 @@ Json = dict[str, Any]
 START = datetime(2026, 10, 1, tzinfo=UTC)
 FINANCIAL = ("pending", "authorized", "paid", "partially_refunded", "refunded", "voided")
 FULFILLMENT = ("unfulfilled", "partial", "fulfilled")
+SHIPMENT_STATUS = (None, "in_transit", "delivered", "cancelled")
+REFUNDED = {"partially_refunded": "10.00", "refunded": "32.00"}
 
 
 def history(store_id: str, make_order: Callable[..., Json]) -> list[Json]:
@@ -30,6 +32,7 @@ def history(store_id: str, make_order: Callable[..., Json]) -> list[Json]:
     for n in range(1000):
         placed = START + timedelta(minutes=n)
         financial = FINANCIAL[n % 6]
+        shipment = SHIPMENT_STATUS[n % 4]
         orders.append(
             make_order(
                 store_id,
@@ -39,9 +42,29 @@ def history(store_id: str, make_order: Callable[..., Json]) -> list[Json]:
                 financial_status=financial,
                 fulfillment_status=FULFILLMENT[n % 3],
                 cancelled_at=placed.isoformat() if n % 7 == 0 else None,
-                refunded_total={"partially_refunded": "10.00", "refunded": "32.00"}.get(
-                    financial, "0"
-                ),
+                refunded_total=REFUNDED.get(financial, "0"),
+                refunds=[{"external_id": f"rf-{n}", "amount": REFUNDED[financial]}]
+                if financial in REFUNDED
+                else [],
+                shipments=[
+                    {
+                        "external_id": f"f-{n}",
+                        "status": shipment,
+                        "tracking_numbers": [f"1Z{n}"],
+                        "lines": [{"sku": "SKU-0", "quantity": 1}],
+                    }
+                ]
+                if shipment
+                else [],
+                returns=[
+                    {
+                        "external_id": f"r-{n}",
+                        "status": "received",
+                        "lines": [{"sku": "SKU-0", "quantity": 1}],
+                    }
+                ]
+                if n % 9 == 0
+                else [],
                 lines=[
                     {"sku": f"SKU-{k}", "name": f"Item {k}", "quantity": 1 + k, "unit_price": "8"}
                     for k in range(1 + n % 4)
@@ -75,7 +98,13 @@ async def stored(app: FastAPI, store_id: str) -> list[tuple[Any, ...]]:
             text(
                 "SELECT o.external_id, o.version, o.financial_status, o.fulfillment_status,"
                 " o.cancelled_at, o.updated_at, o.net_paid, o.body - 'store_id',"
-                " (SELECT count(*) FROM order_lines l WHERE l.order_id = o.order_id)"
+                " (SELECT count(*) FROM order_lines l WHERE l.order_id = o.order_id),"
+                " (SELECT count(*) FROM order_refunds r WHERE r.order_id = o.order_id),"
+                " (SELECT array_agg(s.status) FROM order_shipments s"
+                "   WHERE s.order_id = o.order_id),"
+                " (SELECT count(*) FROM order_returns r WHERE r.order_id = o.order_id),"
+                " (SELECT array_agg(m.kind || ':' || m.ref ORDER BY m.kind) FROM stock_movements m"
+                "   WHERE m.order_id = o.order_id)"
                 " FROM orders o WHERE o.store_id = :s ORDER BY o.external_id"
             ),
             {"s": store_id},
@@ -152,6 +181,8 @@ async def test_a_messy_replay_ends_exactly_like_one_clean_pass(
     )
     expected = transitions(records, clean)
     assert expected[("R-3", "crm.order.partially_refunded", 1)] == 1
+    assert expected[("R-2", "crm.order.delivered", 1)] == 1  # paid, fulfilled, delivered
+    assert expected[("R-9", "crm.order.returned", 1)] == 1
     assert transitions(records, batched) == expected
     assert transitions(records, streamed) == expected
     assert set(expected.values()) == {1}  # no transition published twice

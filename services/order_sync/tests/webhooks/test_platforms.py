@@ -6,25 +6,34 @@ from order_sync.webhooks.platforms import SHOPIFY, WOOCOMMERCE, PlatformSpec
 
 @pytest.mark.parametrize(
     "topic",
-    ["orders/create", "orders/updated", "orders/paid", "orders/cancelled", "orders/fulfilled"],
+    [
+        "orders/create",
+        "orders/updated",
+        "orders/paid",
+        "orders/cancelled",
+        "orders/fulfilled",
+        "checkouts/create",
+        "checkouts/update",
+        "customers/create",
+        "customers/update",
+        "refunds/create",
+        "fulfillments/create",
+        "fulfillments/update",
+    ],
 )
-def test_shopify_order_topics_are_handled(topic: str) -> None:
+def test_shopify_order_checkout_and_customer_topics_are_handled(topic: str) -> None:
     assert SHOPIFY.ignored_reason(topic) is None
 
 
 @pytest.mark.parametrize(
     ("spec", "topic", "reason"),
     [
-        (SHOPIFY, "checkouts/create", "carts and checkouts model"),
-        (SHOPIFY, "checkouts/update", "carts and checkouts model"),
-        (SHOPIFY, "customers/create", "customer-profile learns buyers"),
-        (SHOPIFY, "customers/update", "customer-profile learns buyers"),
-        (SHOPIFY, "refunds/create", "payments model"),
-        (SHOPIFY, "fulfillments/create", "shipments model"),
-        (SHOPIFY, "fulfillments/update", "shipments model"),
+        (SHOPIFY, "checkouts/delete", "says nothing about whether an order followed"),
+        (SHOPIFY, "customers/delete", "no erasure request"),
+        (SHOPIFY, "customers/disable", "only created and updated customer accounts"),
+        (SHOPIFY, "fulfillment_events/create", "does not handle the topic"),
         (SHOPIFY, "products/update", "does not handle the topic products/update"),
-        (WOOCOMMERCE, "customer.created", "customer-profile learns buyers"),
-        (WOOCOMMERCE, "customer.updated", "customer-profile learns buyers"),
+        (WOOCOMMERCE, "customer.deleted", "no erasure request"),
         (WOOCOMMERCE, "product.updated", "does not handle the topic product.updated"),
         (WOOCOMMERCE, "action.woocommerce_new_order", "does not handle"),
     ],
@@ -39,9 +48,17 @@ def test_topics_not_handled_are_ignored_with_their_reason(
 
 
 @pytest.mark.parametrize(
-    "topic", ["order.created", "order.updated", "order.deleted", "order.restored"]
+    "topic",
+    [
+        "order.created",
+        "order.updated",
+        "order.deleted",
+        "order.restored",
+        "customer.created",
+        "customer.updated",
+    ],
 )
-def test_woocommerce_order_topics_are_handled(topic: str) -> None:
+def test_woocommerce_order_and_customer_topics_are_handled(topic: str) -> None:
     assert WOOCOMMERCE.ignored_reason(topic) is None
 
 

@@ -7,9 +7,11 @@ from crm_events.customer import (
     CUSTOMER_ERASED,
     CUSTOMER_IDENTITY_LINKED,
     CUSTOMER_MERGED,
+    CUSTOMER_UNMERGED,
     CustomerErased,
     CustomerMerged,
     CustomerSnapshot,
+    CustomerUnmerged,
 )
 from pydantic import ValidationError
 from support_ticket.customers.events import customer_change, customer_from
@@ -43,12 +45,14 @@ def test_customer_is_stored_under_its_id_and_read_back(new_customer):
     assert Customer.model_validate(document) == customer
 
 
-def test_merge_and_erasure_are_parsed_with_their_contracts():
+def test_merge_unmerge_and_erasure_are_parsed_with_their_contracts():
     at = datetime(2026, 11, 4, 9, tzinfo=UTC)
     merge = {"merge_id": "m-1", "survivor_id": "a", "merged_id": "b", "merged_at": at}
+    unmerge = {"merge_id": "m-1", "survivor_id": "a", "merged_id": "b", "unmerged_at": at}
     erase = {"customer_id": "a", "erased_at": at}
 
     assert customer_change(raw(CUSTOMER_MERGED.type, merge)) == CustomerMerged(**merge)
+    assert customer_change(raw(CUSTOMER_UNMERGED.type, unmerge)) == CustomerUnmerged(**unmerge)
     assert customer_change(raw(CUSTOMER_ERASED.type, erase)) == CustomerErased(**erase)
 
 

@@ -4,7 +4,13 @@ its lifespan."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from crm_events.customer import CUSTOMER_ERASED, CUSTOMER_MERGED, CUSTOMER_UPDATED
+from crm_events.customer import (
+    CUSTOMER_ERASED,
+    CUSTOMER_MERGED,
+    CUSTOMER_UNMERGED,
+    CUSTOMER_UPDATED,
+)
+from support_ticket.customers.models import Customer
 
 pytestmark = pytest.mark.integration
 
@@ -199,3 +205,117 @@ async def _documents_holding(database, data) -> int:
     return await database["customers"].count_documents(
         {"$or": [{field: data[field]} for field in personal]}
     )
+
+
+async def test_an_unmerge_gives_back_the_customers_as_before_the_merge_and_once_only(
+    client, auth, publish, processed, database, new_customer, customer_event
+):
+    # `earlier` was merged into `merged` before `merged` went into `survivor`: undoing the
+    # second merge leaves the first in effect, as customer-profile's undo does.
+    survivor, merged, earlier = new_customer(), new_customer(), new_customer()
+    ids = [survivor["customer_id"], merged["customer_id"], earlier["customer_id"]]
+    now = datetime.now(UTC).replace(microsecond=0)
+    first_merge = customer_event(
+        CUSTOMER_MERGED,
+        merge_id=f"merge-{earlier['customer_id']}",
+        survivor_id=merged["customer_id"],
+        merged_id=earlier["customer_id"],
+        merged_at=now,
+    )
+    setup = [customer_event(**data) for data in (survivor, merged, earlier)] + [first_merge]
+    for event in setup:
+        await publish(event)
+    await processed(*setup)
+    before = await _documents(database, ids)
+
+    merge = customer_event(
+        CUSTOMER_MERGED,
+        merge_id=f"merge-{merged['customer_id']}",
+        survivor_id=survivor["customer_id"],
+        merged_id=merged["customer_id"],
+        merged_at=now + timedelta(seconds=1),
+    )
+    await publish(merge)
+    await processed(merge)
+    for data in (merged, earlier):
+        body = (await customer(client, auth, data["customer_id"])).json()
+        assert body["customer_id"] == survivor["customer_id"]
+
+    unmerged_at = now + timedelta(seconds=2)
+    unmerge = customer_event(
+        CUSTOMER_UNMERGED,
+        merge_id=f"merge-{merged['customer_id']}",
+        survivor_id=survivor["customer_id"],
+        merged_id=merged["customer_id"],
+        unmerged_at=unmerged_at,
+        identities=[{"kind": "email", "value": merged["email"]}],
+    )
+    await publish(unmerge)
+    await processed(unmerge)
+
+    after = await _documents(database, ids)
+    # Everything as before the merge, but the time the merged customer last changed.
+    assert after[merged["customer_id"]].pop("updated_at") == unmerged_at
+    before[merged["customer_id"]].pop("updated_at")
+    assert after == before
+    for data in (merged, earlier):
+        body = (await customer(client, auth, data["customer_id"])).json()
+        assert (body["customer_id"], body["email"]) == (merged["customer_id"], merged["email"])
+
+    # The merge and its undo delivered again (same ids), then a marker on their partition: once
+    # the marker is applied, the redeliveries before it have been handled, and changed nothing.
+    marker = customer_event(CUSTOMER_UPDATED, **merged)
+    for event in (merge, unmerge, marker):
+        await publish(event)
+    await processed(marker)
+    again = await _documents(database, ids)
+    again[merged["customer_id"]].pop("updated_at")
+    assert again == before
+
+
+async def test_erasing_a_survivor_erases_every_customer_merged_into_it_down_the_chain(
+    client, auth, publish, processed, database, new_customer, customer_event
+):
+    survivor, merged, earlier = new_customer(), new_customer(), new_customer()
+    now = datetime.now(UTC)
+    events = [
+        *(customer_event(**data) for data in (survivor, merged, earlier)),
+        customer_event(
+            CUSTOMER_MERGED,
+            merge_id="m-1",
+            survivor_id=merged["customer_id"],
+            merged_id=earlier["customer_id"],
+            merged_at=now,
+        ),
+        customer_event(
+            CUSTOMER_MERGED,
+            merge_id="m-2",
+            survivor_id=survivor["customer_id"],
+            merged_id=merged["customer_id"],
+            merged_at=now,
+        ),
+    ]
+    for event in events:
+        await publish(event)
+    await processed(*events)
+    erased = customer_event(CUSTOMER_ERASED, customer_id=survivor["customer_id"], erased_at=now)
+    await publish(erased)
+    await processed(erased)
+
+    stored = await _documents(
+        database, [survivor["customer_id"], merged["customer_id"], earlier["customer_id"]]
+    )
+    for document in stored.values():
+        assert document["erased"] is True
+        assert [document[field] for field in ("email", "phone", "first_name", "last_name")] == [
+            None
+        ] * 4
+
+
+async def _documents(database, customer_ids) -> dict[str, dict]:
+    """The stored customers as the service reads them (a null field and a missing one alike)."""
+    documents = database["customers"].find({"_id": {"$in": customer_ids}})
+    return {
+        document["_id"]: Customer.model_validate(document).model_dump()
+        async for document in documents
+    }

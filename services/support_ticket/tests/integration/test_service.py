@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
-from crm_events.customer import CustomerErased, CustomerMerged, CustomerSnapshot
+from crm_events.customer import CustomerErased, CustomerMerged, CustomerSnapshot, CustomerUnmerged
 from support_ticket import indexes
 from support_ticket.customers import service
 
@@ -14,7 +14,7 @@ async def test_every_effect_is_safe_to_repeat_when_its_record_was_lost(database,
     # No multi-document transactions: a crash after an effect but before its processed-event
     # record means the event is applied a second time.
     await indexes.ensure_indexes(database)
-    survivor, merged, other = new_customer(), new_customer(), new_customer()
+    survivor, merged, other, parted = (new_customer() for _ in range(4))
     now = datetime.now(UTC).replace(microsecond=0)
     changes = [
         CustomerSnapshot.model_validate(survivor),
@@ -28,6 +28,19 @@ async def test_every_effect_is_safe_to_repeat_when_its_record_was_lost(database,
             merged_at=now,
         ),
         CustomerErased(customer_id=other["customer_id"], erased_at=now),
+        CustomerSnapshot.model_validate(parted),
+        CustomerMerged(
+            merge_id="m-2",
+            survivor_id=survivor["customer_id"],
+            merged_id=parted["customer_id"],
+            merged_at=now,
+        ),
+        CustomerUnmerged(
+            merge_id="m-2",
+            survivor_id=survivor["customer_id"],
+            merged_id=parted["customer_id"],
+            unmerged_at=now,
+        ),
     ]
     for number, change in enumerate(changes):
         await service.apply_customer_change(database=database, event_id=str(number), change=change)

@@ -10,6 +10,8 @@ from analytics.facts.models import OrderAttribution, OrderFact
 ORDER_EVENT_PREFIX = "crm.order."
 ORDER_ATTRIBUTED = "crm.customer.order_attributed"
 CUSTOMER_MERGED = "crm.customer.merged"
+CUSTOMER_UNMERGED = "crm.customer.unmerged"
+CUSTOMER_EVENTS_APPLIED = frozenset({ORDER_ATTRIBUTED, CUSTOMER_MERGED, CUSTOMER_UNMERGED})
 CUSTOMER_ERASED = "crm.customer.erased"
 
 

@@ -59,11 +59,14 @@ class OrderAttribution(SQLModel, table=True):
 
 
 class CustomerMerge(SQLModel, table=True):
-    """A customer merged into another, so that later mentions of it count for the survivor."""
+    """A customer merged into another, so that later mentions of it count for the survivor;
+    deleted when the merge is undone."""
 
     __tablename__ = "customer_merges"
 
     merged_id: str = Field(primary_key=True)
     survivor_id: str = Field(index=True)
-    """The final survivor: re-pointed when the survivor is itself merged later."""
+    """The survivor the merge named, which may have been merged in turn: follow the chain to
+    the customer it stands for now. Kept as named so that undoing a later merge of the survivor
+    leaves this one in effect."""
     merged_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

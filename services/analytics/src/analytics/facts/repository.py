@@ -1,7 +1,8 @@
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, bindparam, delete, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.facts.models import CustomerMerge, OrderAttribution, OrderFact
@@ -14,11 +15,23 @@ _merges = CustomerMerge.__table__  # type: ignore[attr-defined]
 _ORDER_LOCKS = 8_005_001
 _CUSTOMER_LOCKS = 8_005_002
 _LOCK = text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:key))")
+# Many orders in one round trip, taken in the array's order: callers pass them sorted, so
+# that two transactions locking overlapping sets never wait for each other in a circle.
+_LOCK_MANY = text(
+    "SELECT count(pg_advisory_xact_lock(:namespace, hashtext(key))) FROM unnest(:keys) AS key"
+).bindparams(bindparam("keys", type_=ARRAY(String())))
 
 
 async def lock_order(*, session: AsyncSession, order_id: str) -> None:
     """Hold the order until the transaction ends (its fact and attribution change together)."""
     await session.execute(_LOCK, {"namespace": _ORDER_LOCKS, "key": order_id})
+
+
+async def lock_orders(*, session: AsyncSession, order_ids: Sequence[str]) -> None:
+    """`lock_order` for each of `order_ids`, in sorted order."""
+    if order_ids:
+        keys = sorted(set(order_ids))
+        await session.execute(_LOCK_MANY, {"namespace": _ORDER_LOCKS, "keys": keys})
 
 
 async def lock_customer(*, session: AsyncSession, customer_id: str) -> None:
@@ -79,7 +92,8 @@ async def set_fact_customer(*, session: AsyncSession, order_id: str, customer_id
 async def record_merge(
     *, session: AsyncSession, merged_id: str, survivor_id: str, at: datetime
 ) -> None:
-    # A customer is merged once; a contradicting second merge keeps the first survivor.
+    # A customer is merged once until the merge is undone; a contradicting second merge keeps
+    # the first survivor.
     await session.execute(
         insert(_merges)
         .values(merged_id=merged_id, survivor_id=survivor_id, merged_at=at)
@@ -87,11 +101,13 @@ async def record_merge(
     )
 
 
+async def forget_merge(*, session: AsyncSession, merged_id: str) -> None:
+    await session.execute(delete(_merges).where(_merges.c.merged_id == merged_id))
+
+
 async def repoint_customer(*, session: AsyncSession, old_id: str, new_id: str) -> None:
-    """Everything that names `old_id` (earlier merges, attributions, facts) names `new_id`."""
-    await session.execute(
-        update(_merges).where(_merges.c.survivor_id == old_id).values(survivor_id=new_id)
-    )
+    """The attributions and facts that name `old_id` name `new_id`. Merges of other customers
+    into `old_id` stay as they are: they reach `new_id` through `old_id`'s own merge."""
     await session.execute(
         update(_attributions)
         .where(_attributions.c.customer_id == old_id)
@@ -100,3 +116,22 @@ async def repoint_customer(*, session: AsyncSession, old_id: str, new_id: str) -
     await session.execute(
         update(_facts).where(_facts.c.customer_id == old_id).values(customer_id=new_id)
     )
+
+
+async def reattribute(
+    *, session: AsyncSession, order_ids: Sequence[str], customer_id: str, not_after: datetime
+) -> list[str]:
+    """Give the orders' attributions and facts to `customer_id`, except the orders attributed
+    anew after `not_after`; returns the orders given."""
+    moved = await session.execute(
+        update(_attributions)
+        .where(_attributions.c.order_id.in_(order_ids), _attributions.c.attributed_at <= not_after)
+        .values(customer_id=customer_id)
+        .returning(_attributions.c.order_id)
+    )
+    given = list(moved.scalars())
+    if given:
+        await session.execute(
+            update(_facts).where(_facts.c.order_id.in_(given)).values(customer_id=customer_id)
+        )
+    return given

@@ -11,7 +11,7 @@ from typing import Any
 
 from crm_common.envelope import CloudEvent
 from crm_common.idempotency import first_delivery
-from crm_events.customer import CustomerMerged, CustomerOrderAttributed
+from crm_events.customer import CustomerMerged, CustomerOrderAttributed, CustomerUnmerged
 from crm_events.order import OrderSnapshot
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,20 +40,24 @@ async def apply_order_event(*, session: AsyncSession, event: CloudEvent[dict[str
 
 
 async def apply_customer_event(*, session: AsyncSession, event: CloudEvent[dict[str, Any]]) -> None:
-    """Apply an attribution or a merge once; other customer events carry nothing analytics keeps.
+    """Apply an attribution, a merge or its undo once; other customer events carry nothing
+    analytics keeps.
 
     `crm.customer.erased` needs nothing either: no personal data is stored here, and customer
     ids are pseudonymous, so the erased customer's orders stay in the totals.
     """
-    if event.type not in {events.ORDER_ATTRIBUTED, events.CUSTOMER_MERGED}:
+    if event.type not in events.CUSTOMER_EVENTS_APPLIED:
         return
     if not await first_delivery(session, consumer=CUSTOMERS_CONSUMER, event_id=event.id):
         return
     if event.type == events.ORDER_ATTRIBUTED:
         attributed = CustomerOrderAttributed.model_validate(event.data)
         await attribute_order(session=session, attributed=attributed, event=event)
-    else:
+    elif event.type == events.CUSTOMER_MERGED:
         await merge_customers(session=session, merged=CustomerMerged.model_validate(event.data))
+    else:
+        unmerged = CustomerUnmerged.model_validate(event.data)
+        await unmerge_customers(session=session, unmerged=unmerged, event=event)
 
 
 async def attribute_order(
@@ -85,10 +89,38 @@ async def merge_customers(*, session: AsyncSession, merged: CustomerMerged) -> N
             extra={"merge_id": merged.merge_id, "merged_id": merged.merged_id},
         )
         return
+    # The survivor as named (its own merges are followed on every read), so that undoing a
+    # later merge of the survivor leaves this one in effect.
     await repository.record_merge(
-        session=session, merged_id=merged.merged_id, survivor_id=survivor_id, at=merged.merged_at
+        session=session,
+        merged_id=merged.merged_id,
+        survivor_id=merged.survivor_id,
+        at=merged.merged_at,
     )
     await repository.repoint_customer(session=session, old_id=merged.merged_id, new_id=survivor_id)
+
+
+async def unmerge_customers(
+    *,
+    session: AsyncSession,
+    unmerged: CustomerUnmerged,
+    event: CloudEvent[dict[str, Any]],
+) -> None:
+    """Undo a merge as the event describes it: the merged customer stands for itself again
+    (with the customers merged into it before), and `order_ids` go back to it.
+
+    An order attributed anew after the undo (by envelope time) keeps that attribution. Orders
+    are locked before customers, as an order's own arrival and its attribution lock them, so
+    neither can store a customer read before the undo committed.
+    """
+    await repository.lock_orders(session=session, order_ids=unmerged.order_ids)
+    for customer_id in sorted({unmerged.merged_id, unmerged.survivor_id}):
+        await repository.lock_customer(session=session, customer_id=customer_id)
+    await repository.forget_merge(session=session, merged_id=unmerged.merged_id)
+    customer_id = await _lock_survivor(session=session, customer_id=unmerged.merged_id)
+    await repository.reattribute(
+        session=session, order_ids=unmerged.order_ids, customer_id=customer_id, not_after=event.time
+    )
 
 
 async def _lock_survivor(*, session: AsyncSession, customer_id: str) -> str:

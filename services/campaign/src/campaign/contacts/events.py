@@ -5,15 +5,17 @@ from crm_events.customer import (
     CUSTOMER_CREATED,
     CUSTOMER_ERASED,
     CUSTOMER_MERGED,
+    CUSTOMER_UNMERGED,
     CUSTOMER_UPDATED,
     CustomerErased,
     CustomerMerged,
     CustomerSnapshot,
+    CustomerUnmerged,
 )
 
 from campaign.contacts.models import Contact
 
-CustomerChange = CustomerSnapshot | CustomerMerged | CustomerErased
+CustomerChange = CustomerSnapshot | CustomerMerged | CustomerUnmerged | CustomerErased
 
 
 def customer_change(event: CloudEvent[dict[str, object]]) -> CustomerChange | None:
@@ -27,6 +29,8 @@ def customer_change(event: CloudEvent[dict[str, object]]) -> CustomerChange | No
             return CustomerSnapshot.model_validate(event.data)
         case CUSTOMER_MERGED.type:
             return CustomerMerged.model_validate(event.data)
+        case CUSTOMER_UNMERGED.type:
+            return CustomerUnmerged.model_validate(event.data)
         case CUSTOMER_ERASED.type:
             return CustomerErased.model_validate(event.data)
         case _:

@@ -1,7 +1,7 @@
 """Keeping the contact list in step with customer-profile's announcements."""
 
 from crm_common.idempotency import first_delivery
-from crm_events.customer import CustomerErased, CustomerMerged, CustomerSnapshot
+from crm_events.customer import CustomerErased, CustomerMerged, CustomerSnapshot, CustomerUnmerged
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign.contacts import repository
@@ -22,6 +22,10 @@ async def apply_customer_change(
             await repository.upsert_newer(session=session, contact=contact_from(change))
         case CustomerMerged():
             await _merge(session=session, merged=change)
+        case CustomerUnmerged():
+            await repository.mark_unmerged(
+                session=session, merged_id=change.merged_id, at=change.unmerged_at
+            )
         case CustomerErased():
             await repository.erase(
                 session=session, customer_id=change.customer_id, at=change.erased_at
@@ -39,13 +43,18 @@ async def get_contact(*, session: AsyncSession, customer_id: str) -> Contact | N
 
 
 async def _merge(*, session: AsyncSession, merged: CustomerMerged) -> None:
-    # Point at the end of the survivor's own merge chain, so every merged contact is one hop
-    # from its survivor and erasing the survivor can find them all.
+    # Point at the survivor the merge names, not at the end of its chain: undoing this merge
+    # then only has to unlink the merged contact, and the contacts merged into it before stay
+    # with it, as they did in customer-profile.
     survivor = await get_contact(session=session, customer_id=merged.survivor_id)
-    survivor_id = survivor.customer_id if survivor is not None else merged.survivor_id
     await repository.mark_merged(
-        session=session, merged_id=merged.merged_id, survivor_id=survivor_id, at=merged.merged_at
+        session=session,
+        merged_id=merged.merged_id,
+        survivor_id=merged.survivor_id,
+        at=merged.merged_at,
     )
     # The survivor's erasure travels on its own partition and may have come first.
     if survivor is not None and survivor.erased:
-        await repository.erase(session=session, customer_id=survivor_id, at=merged.merged_at)
+        await repository.erase(
+            session=session, customer_id=survivor.customer_id, at=merged.merged_at
+        )

@@ -8,6 +8,7 @@ from crm_events.shop_activity import (
     SHOP_CART_UPDATED,
     SHOP_CHECKOUT_STARTED,
     SHOP_CUSTOMER_IDENTIFIED,
+    SHOP_CUSTOMER_UPSERTED,
     SHOP_PRODUCT_VIEWED,
     ShopCart,
     ShopCheckout,
@@ -24,7 +25,9 @@ _OWNED: dict[str, type[ShopCart] | type[ShopCheckout]] = {
 }
 # Other services' business on the same topic; any other type is counted as `other`, so that
 # a shop inventing types cannot grow the metric without bound.
-_KNOWN_OTHERS = frozenset({SHOP_PRODUCT_VIEWED.type, SHOP_CUSTOMER_IDENTIFIED.type})
+_KNOWN_OTHERS = frozenset(
+    {SHOP_PRODUCT_VIEWED.type, SHOP_CUSTOMER_IDENTIFIED.type, SHOP_CUSTOMER_UPSERTED.type}
+)
 
 IGNORED = Counter(
     "order_sync_activity_ignored_total",

@@ -71,7 +71,8 @@ async def record_checkout(*, session: AsyncSession, checkout: ShopCheckout, topi
     """Store `checkout` unless it is no newer than the stored revision; the first revision
     stages `crm.checkout.started` on `topic`. A newer one is activity: it is stored (its
     contents are what an abandonment announces) and restarts the idle clock, but announces
-    nothing, and never reopens a checkout already abandoned or converted. Raises
+    nothing, and never reopens a checkout already abandoned or converted. A revision with a
+    `completed_at` converts an open checkout (an order was placed from it). Raises
     `UnknownStore`."""
     await _require_store(session, checkout.store_id)
     checkout_id = events.checkout_id_for(checkout.store_id, checkout.checkout_id)
@@ -87,6 +88,11 @@ async def record_checkout(*, session: AsyncSession, checkout: ShopCheckout, topi
         if existing is None:
             raise RuntimeError(f"checkout {checkout_id} vanished while it was being stored")
     if _activity_time(checkout) <= existing.updated_at:
+        if checkout.completed_at is not None and existing.state == CheckoutState.OPEN.value:
+            # Completion is final whichever revision tells it.
+            await repository.set_state(
+                session=session, checkout_ids=[checkout_id], state=CheckoutState.CONVERTED
+            )
         return Recorded(checkout_id, RecordStatus.UNCHANGED, existing.version)
     version = existing.version + 1
     row = _checkout_row(
@@ -142,6 +148,15 @@ def _activity_time(checkout: ShopCheckout) -> datetime:
     return checkout.updated_at or checkout.started_at
 
 
+def _state(checkout: ShopCheckout, previous: Checkout | None) -> str:
+    state = previous.state if previous else CheckoutState.OPEN.value
+    # A completed checkout had an order placed from it, so it is never abandoned; one already
+    # announced as abandoned stays so (an announcement is not taken back).
+    if checkout.completed_at is not None and state == CheckoutState.OPEN.value:
+        return CheckoutState.CONVERTED.value
+    return state
+
+
 def _cart_row(
     cart: ShopCart, *, cart_id: str, version: int, created_at: datetime, now: datetime
 ) -> Cart:
@@ -184,7 +199,7 @@ def _checkout_row(
         started_at=checkout.started_at,
         updated_at=_activity_time(checkout),
         received_at=now,
-        state=previous.state if previous else CheckoutState.OPEN.value,
+        state=_state(checkout, previous),
         abandoned_at=previous.abandoned_at if previous else None,
         version=version,
         created_at=previous.created_at if previous else now,

@@ -1,6 +1,7 @@
 """Shopify's order webhook payload (REST Admin API `Order`) to our canonical order.
 
-Every `orders/*` topic carries the whole order, so one mapping serves them all. Amounts are read
+Every `orders/*` topic carries the whole order, its refunds and fulfilments included
+(`connectors/shopify_records.py`), so one mapping serves them all. Amounts are read
 in the shop's currency (`currency`, `*_set.shop_money`), the one every total of the order is in.
 """
 
@@ -10,13 +11,15 @@ from typing import Any
 from crm_events.shop import CanonicalOrder, FinancialStatus, FulfillmentStatus
 
 from order_sync.connectors._fields import Json, Reader, canonical
+from order_sync.connectors.shopify_records import refunds_of_order, shipments_of_order
 
 ORDER_TOPICS = frozenset(
     {"orders/create", "orders/updated", "orders/paid", "orders/cancelled", "orders/fulfilled"}
 )
 
-# Shopify's `financial_status` values. `partially_paid` counts as pending until the payments
-# model records what was captured; `expired` (an authorization that lapsed) as voided.
+# Shopify's `financial_status` values. `partially_paid` counts as pending (the order payload
+# lists no transactions that would say what was captured); `expired` (an authorization that
+# lapsed) as voided.
 _FINANCIAL = {
     "pending": FinancialStatus.PENDING,
     "unpaid": FinancialStatus.PENDING,
@@ -51,6 +54,7 @@ def order_from_payload(payload: Json, *, store_id: str) -> CanonicalOrder:
         for index, item in enumerate(read.items(payload.get("line_items"), "line_items"))
     ]
     created_at = read.time(payload.get("created_at"), "created_at")
+    refunds, returns = refunds_of_order(read, payload)
     fields: dict[str, Any] = {
         "store_id": store_id,
         "external_id": read.ident(payload.get("id"), "id"),
@@ -83,11 +87,19 @@ def order_from_payload(payload: Json, *, store_id: str) -> CanonicalOrder:
         ),
         "note": read.text(payload.get("note"), "note"),
         "tags": _tags(read, payload.get("tags")),
+        # The checkout's token is its id in the checkouts/* webhooks (connectors/
+        # shopify_checkouts.py): with the cart token, it tells the abandonment sweeper that
+        # this order followed that checkout.
+        "checkout_id": read.ident(payload.get("checkout_token"), "checkout_token"),
+        "cart_token": read.text(payload.get("cart_token"), "cart_token"),
         "discount_total": read.money(payload.get("total_discounts"), "total_discounts"),
         "shipping_total": _shipping_total(read, payload),
         "tax_total": read.money(payload.get("total_tax"), "total_tax"),
         "total": read.money(payload.get("total_price"), "total_price"),
         "refunded_total": _refunded_total(read, payload),
+        "refunds": refunds,
+        "shipments": shipments_of_order(read, payload),
+        "returns": returns,
     }
     if payload.get("test") is True:
         # Kept with the order so consumers can tell a test order (or Shopify's "send test

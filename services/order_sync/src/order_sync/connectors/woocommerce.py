@@ -38,7 +38,10 @@ def order_from_payload(payload: Json, *, store_id: str) -> CanonicalOrder:
         read.fail("date_created_gmt", "the order's creation time (UTC) is required")
     modified_at = _utc(read, payload, "date_modified_gmt") or created_at
     total = read.money(payload.get("total"), "total")
-    refunded = _refunded_total(read, payload)
+    refunds = _refunds(read, payload)
+    # Each refund's total is negative ("-10.00"): money that went back to the customer.
+    refunded = sum((r["amount"] for r in refunds if r["amount"] is not None), Decimal(0))
+    paid_at = _utc(read, payload, "date_paid_gmt")
     fields: dict[str, Any] = {
         "store_id": store_id,
         "external_id": read.ident(payload.get("id"), "id"),
@@ -47,7 +50,7 @@ def order_from_payload(payload: Json, *, store_id: str) -> CanonicalOrder:
         "currency": read.code(payload.get("currency"), "currency", length=3),
         "financial_status": _financial_status(
             status,
-            paid=_utc(read, payload, "date_paid_gmt") is not None,
+            paid=paid_at is not None,
             refunded=refunded,
             total=total,
         ),
@@ -77,6 +80,8 @@ def order_from_payload(payload: Json, *, store_id: str) -> CanonicalOrder:
         "tax_total": read.money(payload.get("total_tax"), "total_tax"),
         "total": total,
         "refunded_total": refunded,
+        "payments": _payments(read, payload, total=total, paid_at=paid_at),
+        "refunds": refunds,
     }
     read.check()
     return canonical(fields, origin="canonical")
@@ -176,11 +181,37 @@ def _address(read: Reader, address: Json, path: str) -> dict[str, Any] | None:
     }
 
 
-def _refunded_total(read: Reader, payload: Json) -> Decimal:
-    # Each refund's total is negative ("-10.00"): money that went back to the customer.
-    total = Decimal(0)
+def _payments(
+    read: Reader, payload: Json, *, total: Decimal | None, paid_at: datetime | None
+) -> list[dict[str, Any]]:
+    # WooCommerce records one payment per order: when it was paid (`date_paid_gmt`), by which
+    # method, and the gateway's transaction id, for the order's total.
+    if paid_at is None or total is None:
+        return []
+    return [
+        {
+            "external_id": read.ident(payload.get("transaction_id"), "transaction_id"),
+            "kind": "sale",
+            "status": "success",
+            "amount": total,
+            "gateway": read.text(payload.get("payment_method"), "payment_method"),
+            "processed_at": paid_at,
+        }
+    ]
+
+
+def _refunds(read: Reader, payload: Json) -> list[dict[str, Any]]:
+    # The order lists each refund as {id, reason, total}, the total negative; its lines and
+    # date are only in the refunds endpoint, which no webhook carries.
+    refunds = []
     for index, refund in enumerate(read.items(payload.get("refunds"), "refunds")):
         amount = read.money(refund.get("total"), f"refunds[{index}].total")
-        if amount is not None:
-            total += abs(amount)
-    return total
+        refunds.append(
+            {
+                "external_id": read.ident(refund.get("id"), f"refunds[{index}].id"),
+                "amount": abs(amount) if amount is not None else None,
+                "status": "success",
+                "note": read.text(refund.get("reason"), f"refunds[{index}].reason"),
+            }
+        )
+    return refunds

@@ -24,14 +24,16 @@ class StockLevel(SQLModel, table=True):
 
 
 class StockMovement(SQLModel, table=True):
-    """What one order did to the stock, at most once per kind: the sale when it was paid, and
-    the restock when it was cancelled or returned. `lines` are the (sku, quantity) pairs that
-    were actually applied, so a restock gives back exactly what the sale took."""
+    """What one order did to the stock, each at most once: the sale when it was paid, each
+    return when it was received (`ref` = the return's key), the cancel. `lines` are the (sku,
+    quantity) pairs actually applied, so restocks never give back more than the sale took."""
 
     __tablename__ = "stock_movements"
 
     order_id: str = Field(primary_key=True, max_length=36)
     kind: str = Field(primary_key=True, max_length=32)
+    ref: str = Field(default="", primary_key=True)
+    """The return's key (`crm_events.order_records.record_key`) for a return; "" otherwise."""
     store_id: str = Field(max_length=64)
     lines: list[Any] = Field(sa_column=Column(JSONB, nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

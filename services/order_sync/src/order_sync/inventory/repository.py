@@ -6,6 +6,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_sync.inventory.models import StockLevel, StockMovement
+from order_sync.inventory.rules import Lines, Movement, MovementKind
 
 _levels = StockLevel.__table__  # type: ignore[attr-defined, unused-ignore]
 _movements = StockMovement.__table__  # type: ignore[attr-defined, unused-ignore]
@@ -92,18 +93,20 @@ async def list_levels(
 
 async def movements(
     *, session: AsyncSession, order_ids: Collection[str]
-) -> dict[str, dict[str, list[Any]]]:
-    """The movements recorded for `order_ids`: order id -> kind -> lines."""
+) -> dict[str, dict[Movement, Lines]]:
+    """The movements recorded for `order_ids`: order id -> (kind, ref) -> lines applied."""
     if not order_ids:
         return {}
+    c = _movements.c
     result = await session.execute(
-        select(_movements.c.order_id, _movements.c.kind, _movements.c.lines).where(
-            _movements.c.order_id == any_(_array("order_ids", list(order_ids)))
+        select(c.order_id, c.kind, c.ref, c.lines).where(
+            c.order_id == any_(_array("order_ids", list(order_ids)))
         )
     )
-    recorded: dict[str, dict[str, list[Any]]] = {}
+    recorded: dict[str, dict[Movement, Lines]] = {}
     for row in result:
-        recorded.setdefault(row.order_id, {})[row.kind] = row.lines
+        lines = tuple((str(sku), int(quantity)) for sku, quantity in row.lines)
+        recorded.setdefault(row.order_id, {})[(MovementKind(row.kind), row.ref)] = lines
     return recorded
 
 

@@ -1,20 +1,18 @@
-"""The stock rules as pure functions: which movement an order's change owes, and when a level
-crosses its low-stock threshold."""
+"""The stock rules as pure functions: which movements an order's change owes, how much a restock
+gives back, and when a level crosses its low-stock threshold."""
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from crm_events.inventory import StockChangeReason
+from crm_events.order_records import record_key
 from crm_events.shop import CanonicalOrder, FinancialStatus
 
 # Once the money was captured the goods are sold, whatever was refunded since.
 _CAPTURED = frozenset(
     {FinancialStatus.PAID, FinancialStatus.PARTIALLY_REFUNDED, FinancialStatus.REFUNDED}
 )
-# The order flow publishes this type for a return (issue 3); a returned order gives its goods
-# back once, like a cancelled one.
-RETURNED_EVENT = "crm.order.returned"
 
 Lines = tuple[tuple[str, int], ...]
 """(sku, quantity) pairs, one per SKU."""
@@ -28,6 +26,12 @@ class MovementKind(StrEnum):
 
 RESTOCKS = frozenset({MovementKind.CANCEL, MovementKind.RETURN})
 
+Movement = tuple[MovementKind, str]
+"""A movement's kind and reference: the return's key for a return, "" for the others. An
+order gets each (kind, reference) at most once."""
+SALE: Movement = (MovementKind.SALE, "")
+CANCEL: Movement = (MovementKind.CANCEL, "")
+
 
 @dataclass(frozen=True, slots=True)
 class OrderStock:
@@ -38,19 +42,36 @@ class OrderStock:
     lines: Lines
     captured: bool
     cancelled: bool
-    returned: bool
+    returns: tuple[tuple[str, Lines], ...] = ()
+    """The returns received: each one's key and the (sku, quantity) pairs sent back."""
 
     @classmethod
-    def of(cls, order: CanonicalOrder, *, order_id: str, events: Iterable[str]) -> "OrderStock":
-        """`events` are the lifecycle event types the change published."""
+    def of(cls, order: CanonicalOrder, *, order_id: str) -> "OrderStock":
         return cls(
             order_id=order_id,
             store_id=order.store_id,
             lines=sku_lines((line.sku, line.quantity) for line in order.lines),
             captured=order.financial_status in _CAPTURED,
             cancelled=order.cancelled_at is not None,
-            returned=RETURNED_EVENT in events,
+            returns=received_returns(order) if order.returns else (),
         )
+
+
+def received_returns(order: CanonicalOrder) -> tuple[tuple[str, Lines], ...]:
+    """Each received return's key and lines; a return line without a SKU takes the SKU of the
+    order line it names."""
+    skus = {line.external_id: line.sku for line in order.lines if line.external_id is not None}
+    return tuple(
+        (
+            record_key(position, returned.external_id),
+            sku_lines(
+                (line.sku or skus.get(line.line_external_id or ""), line.quantity)
+                for line in returned.lines
+            ),
+        )
+        for position, returned in enumerate(order.returns)
+        if returned.received
+    )
 
 
 def sku_lines(lines: Iterable[tuple[str | None, int]]) -> Lines:
@@ -62,31 +83,53 @@ def sku_lines(lines: Iterable[tuple[str | None, int]]) -> Lines:
     return tuple(totals.items())
 
 
-def due_movement(order: OrderStock, recorded: Collection[MovementKind]) -> MovementKind | None:
-    """The movement `order`'s current state owes, given the ones already recorded for it.
+def due_movements(order: OrderStock, recorded: Collection[Movement]) -> list[Movement]:
+    """The movements `order`'s current state owes, given those already recorded for it, in the
+    order they apply.
 
-    The sale comes when the money is captured, unless the order is already cancelled or
-    returned by then (it never took any stock). A cancel or return gives the sale back, and only
-    one of them ever does. Asking again after recording the answer gives None, so a duplicate or
-    replayed transition moves nothing.
+    The sale comes when the money is captured, unless the order is already cancelled by then
+    (it never took any stock). Then each received return gives its lines back, and a cancel
+    gives back whatever the returns left. Asking again after recording the answer gives
+    nothing, so a duplicate or replayed transition moves nothing.
     """
-    if MovementKind.SALE not in recorded:
-        if order.captured and not order.cancelled and not order.returned and order.lines:
-            return MovementKind.SALE
-        return None
-    if RESTOCKS & set(recorded):
-        return None
+    due: list[Movement] = []
+    if SALE not in recorded:
+        if not (order.captured and not order.cancelled and order.lines):
+            return due
+        due.append(SALE)
+    if CANCEL in recorded:
+        return due  # everything sold is back already
+    due.extend(
+        (MovementKind.RETURN, key)
+        for key, _ in order.returns
+        if (MovementKind.RETURN, key) not in recorded
+    )
     if order.cancelled:
-        return MovementKind.CANCEL
-    if order.returned:
-        return MovementKind.RETURN
-    return None
+        due.append(CANCEL)
+    return due
+
+
+def restock(sold: Lines, restocked: Iterable[Lines], wanted: Lines | None) -> Lines:
+    """What a restock gives back: `wanted` (None for everything) but never more of a SKU than
+    the sale took less what earlier restocks gave back."""
+    left = dict(sold)
+    for lines in restocked:
+        for sku, quantity in lines:
+            if sku in left:
+                left[sku] -= quantity
+    asked = left.items() if wanted is None else ((sku, q) for sku, q in wanted if sku in left)
+    return tuple((sku, min(quantity, left[sku])) for sku, quantity in asked if left[sku] > 0)
 
 
 def signed(kind: MovementKind, lines: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
     """The change each line makes to its level: a sale takes, a restock gives back."""
     sign = -1 if kind is MovementKind.SALE else 1
     return [(sku, sign * quantity) for sku, quantity in lines]
+
+
+def returned_lines(order: OrderStock, key: str) -> Lines:
+    """The lines of the received return `key`."""
+    return dict(order.returns).get(key, ())
 
 
 def is_low(quantity: int, threshold: int | None) -> bool:
@@ -100,3 +143,8 @@ def crossed_low(before: tuple[int, int | None] | None, after: tuple[int, int | N
     set for the first time (`before` None) crosses when it starts out low."""
     was_low = before is not None and is_low(*before)
     return is_low(*after) and not was_low
+
+
+def restocked_so_far(recorded: Mapping[Movement, Lines]) -> list[Lines]:
+    """The lines every recorded restock gave back."""
+    return [lines for (kind, _), lines in recorded.items() if kind in RESTOCKS]

@@ -3,7 +3,7 @@
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,11 +17,16 @@ from order_sync.inventory.events import level_events, stock_id, topic_of
 from order_sync.inventory.exceptions import InvalidStockRequest, StockLevelNotFound
 from order_sync.inventory.models import StockLevel
 from order_sync.inventory.rules import (
+    SALE,
     Lines,
+    Movement,
     MovementKind,
     OrderStock,
     crossed_low,
-    due_movement,
+    due_movements,
+    restock,
+    restocked_so_far,
+    returned_lines,
     signed,
 )
 from order_sync.inventory.schemas import StockLevelRead, StockLevelSet, StockPage
@@ -122,59 +127,51 @@ async def apply_order_transitions(*, session: AsyncSession, changes: Sequence[Or
     crm.inventory.v1 events each movement owes.
 
     A paid order takes its lines (per SKU; lines without one are ignored) from the levels that
-    are tracked; a cancel or a return of a paid order gives back exactly what it took. Each
-    order gets each movement at most once (`stock_movements`), however often its transitions
+    are tracked; each return received gives its lines back, and a cancel whatever the sale took
+    that no return gave back, never more than the sale took. Each order gets each movement (the
+    sale, each return, the cancel) at most once (`stock_movements`), however often its changes
     are replayed. The orders' rows must be locked by the caller's transaction.
     """
-    orders = [
-        OrderStock.of(order, order_id=order.order_id, events=events) for order, events in changes
-    ]
+    orders = [OrderStock.of(order, order_id=order.order_id) for order, _ in changes]
     # A restock needs no lines of the current revision: it gives back what the sale recorded.
-    orders = [o for o in orders if (o.lines and o.captured) or o.cancelled or o.returned]
+    orders = [o for o in orders if (o.lines and o.captured) or o.cancelled or o.returns]
     if not orders:
         return
     # Movements are recorded in the transaction that stores a version, so an order stored for
     # the first time (version 1) has none: no need to look.
     seen_before = {order.order_id for order, _ in changes if order.version > 1}
-    recorded = await repository.movements(
+    done = await repository.movements(
         session=session, order_ids={o.order_id for o in orders} & seen_before
     )
-    sold = {
-        order_id: _parse_lines(kinds[MovementKind.SALE])
-        for order_id, kinds in recorded.items()
-        if MovementKind.SALE in kinds
-    }
-    done = {
-        order_id: {MovementKind(kind) for kind in kinds} for order_id, kinds in recorded.items()
-    }
-    plans: list[tuple[OrderStock, MovementKind]] = []
+    plans: list[tuple[OrderStock, Movement]] = []
     keys: set[tuple[str, str]] = set()
     for order in orders:
-        kinds = done.setdefault(order.order_id, set())
-        kind = due_movement(order, kinds)
-        if kind is None:
+        recorded = done.setdefault(order.order_id, {})
+        due = due_movements(order, recorded)
+        if not due:
             continue
-        kinds.add(kind)
-        plans.append((order, kind))
-        lines = order.lines if kind is MovementKind.SALE else sold.get(order.order_id, ())
-        keys.update((order.store_id, sku) for sku, _ in lines)
+        plans.extend((order, movement) for movement in due)
+        # A restock moves SKUs of the sale, which may be of an earlier revision's lines.
+        sold = recorded.get(SALE, order.lines)
+        keys.update((order.store_id, sku) for sku, _ in (*order.lines, *sold))
+        for movement in due:
+            recorded[movement] = ()  # decided below, once the tracked levels are known
     if not plans:
         return
     levels = await repository.lock_many(session=session, keys=keys)
     now = datetime.now(UTC)
     movements: list[dict[str, Any]] = []
     touched: dict[tuple[str, str], StockLevel] = {}
-    for order, kind in plans:
-        lines = order.lines if kind is MovementKind.SALE else sold.get(order.order_id, ())
-        # Only tracked SKUs move; the sale records what it took so that a restock (which may
-        # come after the SKU started being tracked) gives back no more than that.
-        applied = tuple((sku, qty) for sku, qty in lines if (order.store_id, sku) in levels)
-        if kind is MovementKind.SALE:
-            sold[order.order_id] = applied
+    for order, movement in plans:
+        recorded = done[order.order_id]
+        applied = _applied(order, movement, recorded, tracked=levels)
+        recorded[movement] = applied
+        kind, ref = movement
         movements.append(
             {
                 "order_id": order.order_id,
                 "kind": kind.value,
+                "ref": ref,
                 "store_id": order.store_id,
                 "lines": [[sku, qty] for sku, qty in applied],
                 "created_at": now,
@@ -198,6 +195,25 @@ async def apply_order_transitions(*, session: AsyncSession, changes: Sequence[Or
     await repository.save_many(session=session, levels=list(touched.values()))
 
 
+def _applied(
+    order: OrderStock,
+    movement: Movement,
+    recorded: dict[Movement, Lines],
+    *,
+    tracked: Mapping[tuple[str, str], StockLevel],
+) -> Lines:
+    """The (sku, quantity) pairs `movement` moves."""
+    kind, ref = movement
+    if kind is MovementKind.SALE:
+        # Only tracked SKUs move; the sale records what it took so that a restock (which may
+        # come after the SKU started being tracked) gives back no more than that.
+        return tuple((sku, qty) for sku, qty in order.lines if (order.store_id, sku) in tracked)
+    sold = recorded.get(SALE, ())
+    earlier = restocked_so_far({m: lines for m, lines in recorded.items() if m != movement})
+    wanted = returned_lines(order, ref) if kind is MovementKind.RETURN else None
+    return restock(sold, earlier, wanted)
+
+
 def _announce(
     session: AsyncSession,
     level: StockLevel,
@@ -218,10 +234,6 @@ def _announce(
         add_event(
             session, topic=topic_of(session), key=stock_id(level.store_id, level.sku), event=event
         )
-
-
-def _parse_lines(raw: Iterable[Any]) -> Lines:
-    return tuple((str(sku), int(quantity)) for sku, quantity in raw)
 
 
 def _encode_cursor(sku: str, store_id: str) -> str:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime
 
 from order_sync.deps import Admin, Reader, SessionsDep, SettingsDep
-from order_sync.orders import bulk, listing, service
+from order_sync.orders import bulk, listing, records, service
 from order_sync.orders.schemas import (
     BatchResult,
     Channel,
@@ -87,4 +87,4 @@ async def read_order(order_id: str, sessions: SessionsDep, _: Reader) -> OrderRe
     """A stored order as order-sync last announced it."""
     async with sessions() as session:
         order = await service.get_order(session=session, order_id=order_id)
-    return OrderRead.model_validate(order.model_dump())
+    return records.read_model(order)

@@ -18,6 +18,7 @@ from order_sync.inventory import service as inventory
 from order_sync.orders import repository
 from order_sync.orders.events import order_id_for, snapshot
 from order_sync.orders.lifecycle import LifecycleState, OrderEventType, lifecycle_events
+from order_sync.orders.records import holds_records, store_records
 from order_sync.orders.repository import StoredRevision
 from order_sync.orders.rows import line_rows, order_row
 from order_sync.orders.schemas import (
@@ -127,6 +128,11 @@ async def upsert_orders(
         session=session,
         order_ids=[f.order_id for f in replaced],
         lines=[line for f in written if f.data for line in line_rows(f.data)],
+    )
+    await store_records(
+        session=session,
+        replaced=[f.order_id for f in replaced if holds_records(f.body)],
+        written=[f.data for f in written if f.data],
     )
     await repository.advance_many(
         session=session,

@@ -1,18 +1,22 @@
 """Stored orders to and from the event contracts: snapshots and their crm.orders.v1 events."""
 
 import json
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID, uuid5
 
 from crm_common.contracts import EventContract
-from crm_common.envelope import CloudEvent
+from crm_common.envelope import encode_event
 from crm_events.order import (
     ORDER_CANCELLED,
+    ORDER_DELIVERED,
     ORDER_FULFILLED,
     ORDER_PAID,
     ORDER_PARTIALLY_REFUNDED,
     ORDER_PLACED,
     ORDER_REFUNDED,
+    ORDER_RETURNED,
+    ORDER_SHIPMENT_UPDATED,
     ORDER_UPDATED,
     OrderSnapshot,
 )
@@ -33,6 +37,9 @@ CONTRACTS: dict[OrderEventType, EventContract[Any]] = {
     OrderEventType.PARTIALLY_REFUNDED: ORDER_PARTIALLY_REFUNDED,
     OrderEventType.REFUNDED: ORDER_REFUNDED,
     OrderEventType.UPDATED: ORDER_UPDATED,
+    OrderEventType.SHIPMENT_UPDATED: ORDER_SHIPMENT_UPDATED,
+    OrderEventType.DELIVERED: ORDER_DELIVERED,
+    OrderEventType.RETURNED: ORDER_RETURNED,
 }
 
 
@@ -52,18 +59,32 @@ def snapshot(
     )
 
 
-def lifecycle_event(event_type: OrderEventType, data: OrderSnapshot) -> CloudEvent[Any]:
-    """The CloudEvent announcing `data` as `event_type`.
+def encoded_lifecycle_events(
+    data: OrderSnapshot, events: Sequence[OrderEventType]
+) -> list[tuple[str, bytes]]:
+    """The id and bytes of each of `events` announcing `data`, the snapshot serialised once.
 
-    Its id is derived from the order, version and type, so one stored change can never yield
-    two different events of one type.
+    Each id is derived from the order, version and type, so one stored change can never yield
+    two different events of one type. The bytes are those of the contract's `CloudEvent`,
+    written without building it: every order event's model is the snapshot under another
+    name, so the validated snapshot serialises exactly as its contract says.
     """
-    contract = CONTRACTS[event_type]
-    # Every order event's model is the snapshot under another name, so the validated snapshot
-    # serialises exactly as its contract says; validating it again per event would only cost.
-    return contract.event(
-        data,
-        source=SOURCE,
-        id=str(uuid5(UUID(data.order_id), f"{data.version}/{event_type.value}")),
-        time=data.updated_at,
-    )
+    if not events:
+        return []
+    data_json = data.model_dump_json().encode()
+    namespace = UUID(data.order_id)
+    encoded = []
+    for event_type in events:
+        contract = CONTRACTS[event_type]
+        event_id = str(uuid5(namespace, f"{data.version}/{event_type.value}"))
+        payload = encode_event(
+            id=event_id,
+            source=SOURCE,
+            type=contract.type,
+            subject=data.order_id,
+            time=data.updated_at or data.placed_at,
+            dataschema=contract.schema_id,
+            data_json=data_json,
+        )
+        encoded.append((event_id, payload))
+    return encoded

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from order_sync.orders import repository
 from order_sync.orders.events import snapshot
 from order_sync.orders.exceptions import BadFilter, InvalidCursor
-from order_sync.orders.schemas import OrderFilters, OrderPage, OrderRead
+from order_sync.orders.records import read_model
+from order_sync.orders.schemas import OrderFilters, OrderPage
 from order_sync.stores import repository as stores
 
 
@@ -35,13 +36,13 @@ async def list_orders(
     page, more = rows[:limit], len(rows) > limit
     countries = await stores.countries(session=session, store_ids={row.store_id for row in page})
     orders = [
-        OrderRead.model_validate(
+        read_model(
             snapshot(
                 CanonicalOrder.model_validate(row.body),
                 order_id=row.order_id,
                 version=row.version,
                 store_country=countries.get(row.store_id),
-            ).model_dump()
+            )
         )
         for row in page
     ]

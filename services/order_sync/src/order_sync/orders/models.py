@@ -112,3 +112,86 @@ class OrderRejection(SQLModel, table=True):
     external_id: str | None = None
     errors: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
     rejected_at: datetime = _utc()
+
+
+# --- The order's own records, one row each, replaced with every stored revision -----------
+
+
+def _order_fk() -> Any:
+    return Field(
+        sa_column=Column(
+            String(36), ForeignKey("orders.order_id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+
+
+def _json_list() -> Any:
+    return Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+
+
+class OrderPayment(SQLModel, table=True):
+    """One payment transaction of the stored revision, in the order the shop listed them."""
+
+    __tablename__ = "order_payments"
+
+    order_id: str = _order_fk()
+    position: int = Field(primary_key=True)
+    external_id: str | None = None
+    kind: str = Field(max_length=16)
+    status: str = Field(max_length=16)
+    amount: Decimal = _money()
+    currency: str = Field(max_length=3)
+    """The payment's currency, the order's when the shop named none."""
+    gateway: str | None = None
+    processed_at: datetime | None = _utc(nullable=True)
+    parent_id: str | None = None
+
+
+class OrderRefund(SQLModel, table=True):
+    """One refund of the stored revision; `lines` are its refund lines as in the contract."""
+
+    __tablename__ = "order_refunds"
+
+    order_id: str = _order_fk()
+    position: int = Field(primary_key=True)
+    external_id: str | None = None
+    amount: Decimal = _money()
+    currency: str = Field(max_length=3)
+    gateway: str | None = None
+    status: str = Field(max_length=16)
+    processed_at: datetime | None = _utc(nullable=True)
+    note: str | None = None
+    restocked: bool
+    lines: list[dict[str, Any]] = _json_list()
+
+
+class OrderShipment(SQLModel, table=True):
+    """One shipment (fulfilment) of the stored revision."""
+
+    __tablename__ = "order_shipments"
+
+    order_id: str = _order_fk()
+    position: int = Field(primary_key=True)
+    external_id: str | None = None
+    status: str = Field(max_length=32)
+    carrier: str | None = None
+    tracking_numbers: list[str] = _json_list()
+    tracking_urls: list[str] = _json_list()
+    lines: list[dict[str, Any]] = _json_list()
+    shipped_at: datetime | None = _utc(nullable=True)
+    updated_at: datetime | None = _utc(nullable=True)
+    delivered_at: datetime | None = _utc(nullable=True)
+
+
+class OrderReturn(SQLModel, table=True):
+    """One return of the stored revision."""
+
+    __tablename__ = "order_returns"
+
+    order_id: str = _order_fk()
+    position: int = Field(primary_key=True)
+    external_id: str | None = None
+    status: str = Field(max_length=16)
+    lines: list[dict[str, Any]] = _json_list()
+    requested_at: datetime | None = _utc(nullable=True)
+    received_at: datetime | None = _utc(nullable=True)

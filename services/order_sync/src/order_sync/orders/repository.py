@@ -1,5 +1,5 @@
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,15 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_sync.orders.models import Order, OrderLine, OrderRejection
+from order_sync.orders.models import (
+    Order,
+    OrderLine,
+    OrderPayment,
+    OrderRefund,
+    OrderRejection,
+    OrderReturn,
+    OrderShipment,
+)
 from order_sync.orders.schemas import OrderFilters
 
 _orders = Order.__table__  # type: ignore[attr-defined, unused-ignore]
@@ -266,6 +274,34 @@ async def replace_line_rows(
     if order_ids:
         await session.execute(delete(_lines).where(_lines.c.order_id == any_(_id_array(order_ids))))
     await _copy(session, _lines, lines)
+
+
+_RECORD_TABLES: dict[str, Any] = {
+    str(model.__tablename__): model.__table__  # type: ignore[union-attr, unused-ignore]
+    for model in (OrderPayment, OrderRefund, OrderShipment, OrderReturn)
+}
+
+
+async def replace_record_rows(
+    *,
+    session: AsyncSession,
+    order_ids: Sequence[str],
+    rows: Mapping[str, Sequence[dict[str, Any]]],
+) -> None:
+    """Drop every payment, refund, shipment and return of `order_ids` (in one statement), then
+    insert `rows` (by table name), one COPY per table that has any."""
+    if order_ids:
+        *first, last = _RECORD_TABLES
+        deletes = ", ".join(
+            f"d{n} AS (DELETE FROM {name} WHERE order_id = ANY($1::varchar[]))"
+            for n, name in enumerate(first)
+        )
+        await (await _driver(session)).execute(
+            f"WITH {deletes} DELETE FROM {last} WHERE order_id = ANY($1::varchar[])",
+            list(order_ids),
+        )
+    for name, table_rows in rows.items():
+        await _copy(session, _RECORD_TABLES[name], table_rows)
 
 
 # Many rows go in one statement of one array per column (unnest) or by COPY: a multi-row VALUES

@@ -3,6 +3,7 @@ from enum import StrEnum
 from typing import Any
 
 from crm_events.order import OrderSnapshot
+from crm_events.types import Money
 from pydantic import BaseModel, Field
 
 MAX_BATCH_ORDERS = 1000
@@ -30,8 +31,23 @@ class OrderAccepted(BaseModel):
     status: UpsertStatus
 
 
+class OrderNet(BaseModel):
+    """An order's net revenue: what was paid less what was refunded, in the order's currency."""
+
+    paid: Money
+    """The successful captures and sales in `payments`; when the order lists none, its total
+    once the money was captured (financial status paid, partially or fully refunded), else 0."""
+    refunded: Money
+    """`refunded_total`: the successful refunds."""
+    net: Money
+    """`paid - refunded`."""
+
+
 class OrderRead(OrderSnapshot):
-    """A stored order: the canonical order as last sent, with our id, version and net paid."""
+    """A stored order: the canonical order as last sent (its payments, refunds, shipments and
+    returns included), with our id, version, net paid and net revenue."""
+
+    net: OrderNet
 
 
 class FieldError(BaseModel):

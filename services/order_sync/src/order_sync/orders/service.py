@@ -4,17 +4,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from crm_common.idempotency import first_delivery
-from crm_common.outbox import add_event
+from crm_common.outbox import add_encoded_event
 from crm_events.order import OrderSnapshot
 from crm_events.shop import CanonicalOrder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_sync.inventory import service as inventory
 from order_sync.orders import repository
-from order_sync.orders.events import lifecycle_event, order_id_for, snapshot
+from order_sync.orders.events import encoded_lifecycle_events, order_id_for, snapshot
 from order_sync.orders.exceptions import InvalidOrder, OrderNotFound, UnknownStore
 from order_sync.orders.lifecycle import LifecycleState, OrderEventType, lifecycle_events
 from order_sync.orders.models import Order, OrderLine
+from order_sync.orders.records import holds_records, store_records
 from order_sync.orders.rows import line_rows, order_row
 from order_sync.orders.schemas import Channel, UpsertStatus
 from order_sync.orders.validation import storage_problems
@@ -55,6 +56,7 @@ async def upsert_order(
         data = snapshot(order, order_id=order_id, version=1, store_country=store.country)
         row, lines = _rows(order, data, first_stored_at=None, channel=channel)
         if await repository.insert_new(session=session, order=row, lines=lines):
+            await store_records(session=session, replaced=(), written=[data])
             events = lifecycle_events(None, LifecycleState.of(order))
             _stage(session, topic=topic, data=data, events=events)
             await inventory.apply_order_transition(session=session, order=data, events=events)
@@ -82,6 +84,8 @@ async def upsert_order(
     data = snapshot(order, order_id=order_id, version=version, store_country=store.country)
     row, lines = _rows(order, data, first_stored_at=existing.created_at, channel=channel)
     await repository.replace(session=session, order=row, lines=lines)
+    replaced = [order_id] if holds_records(existing.body) else []
+    await store_records(session=session, replaced=replaced, written=[data])
     events = lifecycle_events(LifecycleState.of(previous), LifecycleState.of(order))
     _stage(session, topic=topic, data=data, events=events)
     await inventory.apply_order_transition(session=session, order=data, events=events)
@@ -142,8 +146,10 @@ def _same_content(previous: CanonicalOrder, current: CanonicalOrder) -> bool:
 def _stage(
     session: AsyncSession, *, topic: str, data: OrderSnapshot, events: list[OrderEventType]
 ) -> None:
-    for event_type in events:
-        add_event(session, topic=topic, key=data.order_id, event=lifecycle_event(event_type, data))
+    for event_id, payload in encoded_lifecycle_events(data, events):
+        add_encoded_event(
+            session, topic=topic, key=data.order_id, event_id=event_id, payload=payload
+        )
 
 
 def _rows(

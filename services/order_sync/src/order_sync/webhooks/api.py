@@ -13,6 +13,7 @@ from order_sync.webhooks import service
 from order_sync.webhooks.exceptions import PayloadTooLarge
 from order_sync.webhooks.platforms import PLATFORMS
 from order_sync.webhooks.schemas import DeliveryReceipt
+from order_sync.webhooks.topics import Topics
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ async def shopify_webhook(
 ) -> DeliveryReceipt:
     """A Shopify webhook (`X-Shopify-Topic`, `X-Shopify-Hmac-Sha256`, `X-Shopify-Webhook-Id`)."""
     return await _receive(
-        Platform.SHOPIFY, store_id, request, response, sessions, settings.orders_topic
+        Platform.SHOPIFY, store_id, request, response, sessions, Topics.of(settings)
     )
 
 
@@ -58,7 +59,7 @@ async def woocommerce_webhook(
 ) -> DeliveryReceipt:
     """A WooCommerce webhook (`X-WC-Webhook-Topic`, `-Signature`, `-Delivery-ID`), or its ping."""
     return await _receive(
-        Platform.WOOCOMMERCE, store_id, request, response, sessions, settings.orders_topic
+        Platform.WOOCOMMERCE, store_id, request, response, sessions, Topics.of(settings)
     )
 
 
@@ -68,7 +69,7 @@ async def _receive(
     request: Request,
     response: Response,
     sessions: SessionsDep,
-    orders_topic: str,
+    topics: Topics,
 ) -> DeliveryReceipt:
     received_at = datetime.now(UTC)
     body = await _body(request)
@@ -82,9 +83,7 @@ async def _receive(
     )
     try:
         async with transaction(sessions) as session:
-            receipt = await service.receive(
-                session=session, incoming=incoming, orders_topic=orders_topic
-            )
+            receipt = await service.receive(session=session, incoming=incoming, topics=topics)
     except Exception as error:
         # Its transaction rolled back; the delivery itself must still be kept.
         await _keep_failed(sessions, incoming, f"{type(error).__name__}: {error}")

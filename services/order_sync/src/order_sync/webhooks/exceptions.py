@@ -47,13 +47,14 @@ class MissingHeaders(ProblemError):
 
 
 class MalformedPayload(ProblemError):
-    """A signed payload that does not map to a canonical order; each field named by its path."""
+    """A signed payload that does not map to its canonical form (an order, a checkout, a customer
+    account); each field named by its path."""
 
     def __init__(self, problems: list[FieldProblem]) -> None:
         fields = ", ".join(dict.fromkeys(p.field for p in problems))
         super().__init__(
             422,
-            f"the payload cannot be read as an order: {fields}",
+            f"the payload cannot be mapped to its canonical form: {fields}",
             title="Invalid request",
             errors=[
                 {"field": p.field, "message": p.message, "type": "unmappable"} for p in problems

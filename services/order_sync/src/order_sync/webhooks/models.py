@@ -10,6 +10,10 @@ CLAIMING_OUTCOMES = ("received", "applied", "unchanged", "ignored")
 # Literal SQL, never bound parameters: ON CONFLICT must prove it implies the index's predicate,
 # which PostgreSQL cannot do once a prepared statement switches to its generic plan.
 CLAIMING = text("outcome IN (" + ", ".join(f"'{o}'" for o in CLAIMING_OUTCOMES) + ")")
+# What the retention task looks for (webhooks/deliveries/retention.py): bodies still kept, and
+# rejected records (which never keep one).
+BODY_KEPT = text("body_purged_at IS NULL AND outcome <> 'rejected'")
+REJECTED = text("outcome = 'rejected'")
 
 
 class WebhookDelivery(SQLModel, table=True):
@@ -26,6 +30,11 @@ class WebhookDelivery(SQLModel, table=True):
             unique=True,
             postgresql_where=CLAIMING,
         ),
+        # Listing a store's deliveries newest first, a keyset page at a time.
+        Index("ix_webhook_deliveries_store_id", "store_id", "id"),
+        Index("ix_webhook_deliveries_received", "received_at"),
+        Index("ix_webhook_deliveries_body_kept", "received_at", postgresql_where=BODY_KEPT),
+        Index("ix_webhook_deliveries_rejected", "received_at", postgresql_where=REJECTED),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
@@ -44,3 +53,7 @@ class WebhookDelivery(SQLModel, table=True):
     outcome: str = Field(max_length=16)
     detail: str | None = None
     order_id: str | None = Field(default=None, max_length=36)
+    body_purged_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    """When the retention task removed the body (then empty); the record itself stays longer."""

@@ -4,28 +4,31 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from order_sync.connectors import shopify, woocommerce
+from order_sync.connectors import (
+    customers,
+    shopify,
+    shopify_checkouts,
+    shopify_records,
+    woocommerce,
+)
 from order_sync.stores.schemas import Platform
 from order_sync.webhooks import signatures
 
+# Only creations and changes of an account are relayed (connectors/customers.py).
 _CUSTOMERS = (
-    "customers are not taken from webhooks yet: customer-profile learns buyers from their orders"
+    "only created and updated customer accounts are relayed: a deleted shop account is no "
+    "erasure request (customer-profile keeps the customer; erasure goes through its GDPR API), "
+    "and other account topics carry nothing the shop.customer.upserted contract holds"
 )
 
 # Topics received but not handled yet, with the reason recorded on the delivery.
 _SHOPIFY_NOT_YET = (
-    ("checkouts/", "checkouts need the carts and checkouts model, which is not built yet"),
+    (
+        "checkouts/",
+        "only checkouts/create and checkouts/update are applied: a deleted checkout says "
+        "nothing about whether an order followed it",
+    ),
     ("customers/", _CUSTOMERS),
-    (
-        "refunds/",
-        "refunds need the payments model, which is not built yet; the orders/updated Shopify "
-        "sends with each refund carries the refunded amount",
-    ),
-    (
-        "fulfillments/",
-        "fulfilments need the shipments model, which is not built yet; orders/fulfilled and "
-        "orders/updated carry the fulfilment status",
-    ),
 )
 _WOOCOMMERCE_NOT_YET = (("customer.", _CUSTOMERS),)
 
@@ -86,7 +89,10 @@ SHOPIFY = PlatformSpec(
         "user-agent",
     ),
     key=signatures.shopify_key,
-    handled_topics=shopify.ORDER_TOPICS,
+    handled_topics=shopify.ORDER_TOPICS
+    | shopify_records.PART_TOPICS
+    | shopify_checkouts.CHECKOUT_TOPICS
+    | customers.SHOPIFY_CUSTOMER_TOPICS,
     not_yet=_SHOPIFY_NOT_YET,
     dedup_by_body=False,
 )
@@ -108,7 +114,9 @@ WOOCOMMERCE = PlatformSpec(
         "user-agent",
     ),
     key=signatures.woocommerce_key,
-    handled_topics=woocommerce.ORDER_TOPICS | {woocommerce.DELETED_TOPIC},
+    handled_topics=woocommerce.ORDER_TOPICS
+    | {woocommerce.DELETED_TOPIC}
+    | customers.WOOCOMMERCE_CUSTOMER_TOPICS,
     not_yet=_WOOCOMMERCE_NOT_YET,
     # WooCommerce derives the delivery id from the webhook id and the current second, so two
     # different deliveries of one webhook within a second share it; a true repeat also has the

@@ -13,12 +13,16 @@ from datetime import datetime
 from crm_common.problems import ProblemError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_sync.connectors._fields import PayloadError
+from order_sync.connectors import shopify_records
+from order_sync.connectors._fields import FieldProblem, PayloadError, parse_json_object
+from order_sync.orders import parts
+from order_sync.orders.exceptions import InvalidOrder
+from order_sync.orders.schemas import Channel, UpsertStatus
 from order_sync.stores.exceptions import StoreNotFound
 from order_sync.stores.models import Store
 from order_sync.stores.schemas import Platform
 from order_sync.stores.service import find_store
-from order_sync.webhooks import flows, repository, signatures
+from order_sync.webhooks import activity, flows, repository, signatures
 from order_sync.webhooks.exceptions import (
     InvalidSignature,
     MalformedPayload,
@@ -30,6 +34,7 @@ from order_sync.webhooks.flows import Applied
 from order_sync.webhooks.models import WebhookDelivery
 from order_sync.webhooks.platforms import PLATFORMS, PlatformSpec
 from order_sync.webhooks.schemas import Outcome
+from order_sync.webhooks.topics import Topics
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +62,7 @@ class Receipt:
     """Set for an answer that is an error; the delivery is stored all the same."""
 
 
-async def receive(*, session: AsyncSession, incoming: Incoming, orders_topic: str) -> Receipt:
+async def receive(*, session: AsyncSession, incoming: Incoming, topics: Topics) -> Receipt:
     """Store `incoming` and apply it if it is authentic, new and handled."""
     spec = PLATFORMS[incoming.platform]
     record = _record_of(incoming, spec)
@@ -85,7 +90,7 @@ async def receive(*, session: AsyncSession, incoming: Incoming, orders_topic: st
         record,
         topic=record.topic,
         delivery_id=record.delivery_id,
-        orders_topic=orders_topic,
+        topics=topics,
     )
 
 
@@ -96,7 +101,7 @@ async def _claimed(
     *,
     topic: str,
     delivery_id: str,
-    orders_topic: str,
+    topics: Topics,
 ) -> Receipt:
     record.dedup_key = spec.dedup_key(delivery_id, record.body_sha256)
     record.outcome = "received"
@@ -110,7 +115,9 @@ async def _claimed(
         applied = Applied(Outcome.IGNORED, detail=reason)
     else:
         try:
-            applied = await _apply(session, spec, record, topic=topic, orders_topic=orders_topic)
+            applied = await apply_payload(
+                session=session, spec=spec, record=record, topic=topic, topics=topics
+            )
         except PayloadError as error:
             problem = MalformedPayload(error.problems)
             await repository.set_outcome(
@@ -166,14 +173,24 @@ def _webhook_secret(store: Store | None, incoming: Incoming) -> str:
     return store.webhook_secret
 
 
-async def _apply(
+async def apply_payload(
+    *,
     session: AsyncSession,
     spec: PlatformSpec,
     record: WebhookDelivery,
-    *,
     topic: str,
-    orders_topic: str,
+    topics: Topics,
 ) -> Applied:
+    """Apply the body of an authentic delivery of a handled `topic` (on receipt, or replayed);
+    raises `PayloadError` when it does not map."""
+    apply_activity = activity.applier(spec.platform, topic)
+    if apply_activity is not None:
+        return await apply_activity(
+            session=session, store_id=record.store_id, body=record.body, topics=topics
+        )
+    orders_topic = topics.orders
+    if spec.platform == Platform.SHOPIFY and topic in shopify_records.PART_TOPICS:
+        return await _apply_part(session, record, topic=topic, orders_topic=orders_topic)
     if spec.platform == Platform.SHOPIFY:
         return await flows.apply_shopify(
             session=session, store_id=record.store_id, body=record.body, orders_topic=orders_topic
@@ -186,6 +203,33 @@ async def _apply(
         received_at=record.received_at,
         orders_topic=orders_topic,
     )
+
+
+async def _apply_part(
+    session: AsyncSession, record: WebhookDelivery, *, topic: str, orders_topic: str
+) -> Applied:
+    """A Shopify refund or fulfilment, merged into its order (`orders/parts.py`)."""
+    payload = parse_json_object(record.body)
+    part = shopify_records.part_from_payload(topic, payload, store_id=record.store_id)
+    try:
+        outcome = await parts.apply_part(
+            session=session, part=part, topic=orders_topic, channel=Channel.WEBHOOK
+        )
+    except InvalidOrder as error:
+        raise PayloadError(
+            [FieldProblem(f"canonical.{e['field']}", e["message"]) for e in error.errors or []]
+        ) from error
+    if outcome is None:
+        # Kept raw like every delivery, so a replay applies it once the order is stored;
+        # meanwhile the orders/* payloads Shopify sends carry the same refunds and fulfilments.
+        detail = f"order {part.order_external_id} is not stored yet: {topic} not applied"
+        return Applied(Outcome.IGNORED, detail=detail)
+    if outcome.status == UpsertStatus.UNCHANGED:
+        detail = f"{topic} adds nothing to order {part.order_external_id}"
+        return Applied(Outcome.UNCHANGED, outcome.order_id, detail)
+    events = ", ".join(outcome.events)
+    detail = f"order {part.order_external_id} updated as version {outcome.version} ({events})"
+    return Applied(Outcome.APPLIED, outcome.order_id, detail)
 
 
 async def _record(

@@ -57,7 +57,8 @@ async def upsert_newer(*, database: Database, customer: Customer) -> None:
 async def mark_merged(
     *, database: Database, merged_id: str, survivor_id: str, at: datetime
 ) -> None:
-    """Point `merged_id`, and every customer that pointed at it, to `survivor_id`."""
+    """Point `merged_id` at `survivor_id`; the customers merged into `merged_id` keep pointing
+    at it, and so reach `survivor_id` through it."""
     await _customers(database).update_one(
         {"_id": merged_id},
         {
@@ -66,17 +67,39 @@ async def mark_merged(
         },
         upsert=True,
     )
-    await _customers(database).update_many(
-        {"merged_into": merged_id}, {"$set": {"merged_into": survivor_id}}
+
+
+async def mark_unmerged(*, database: Database, merged_id: str, at: datetime) -> None:
+    """`merged_id` is a customer of its own again, with the customers merged into it."""
+    await _customers(database).update_one(
+        {"_id": merged_id, "merged_into": {"$ne": None}},
+        {"$set": {"merged_into": None, "updated_at": at}},
     )
 
 
+async def merged_into(*, database: Database, customer_id: str) -> set[str]:
+    """Every customer merged into `customer_id`, directly or through other merged customers."""
+    seen = {customer_id}
+    frontier = [customer_id]
+    while frontier:
+        documents = _customers(database).find(
+            {"merged_into": {"$in": frontier}}, projection={"_id": 1}
+        )
+        # Skipping ids already seen ends the walk even on a cycle of merges.
+        frontier = [d["_id"] async for d in documents if d["_id"] not in seen]
+        seen.update(frontier)
+    return seen - {customer_id}
+
+
 async def erase(*, database: Database, customer_id: str, at: datetime) -> None:
-    """Blank the personal data of `customer_id` and of the customers merged into it."""
+    """Blank the personal data of `customer_id` and of every customer merged into it, directly
+    or through other merged customers."""
     blank = {**dict.fromkeys(_PERSONAL), "erased": True, "updated_at": at}
     await _customers(database).update_one(
         {"_id": customer_id},
         {"$set": blank, "$setOnInsert": {"merged_into": None, "version": 0}},
         upsert=True,
     )
-    await _customers(database).update_many({"merged_into": customer_id}, {"$set": blank})
+    merged = await merged_into(database=database, customer_id=customer_id)
+    if merged:
+        await _customers(database).update_many({"_id": {"$in": sorted(merged)}}, {"$set": blank})

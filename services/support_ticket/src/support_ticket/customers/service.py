@@ -1,6 +1,6 @@
 """Keeping the support desk's customers in step with customer-profile's announcements."""
 
-from crm_events.customer import CustomerErased, CustomerMerged, CustomerSnapshot
+from crm_events.customer import CustomerErased, CustomerMerged, CustomerSnapshot, CustomerUnmerged
 
 from support_ticket import idempotency
 from support_ticket.customers import repository
@@ -22,6 +22,10 @@ async def apply_customer_change(
             await repository.upsert_newer(database=database, customer=customer_from(change))
         case CustomerMerged():
             await _merge(database=database, merged=change)
+        case CustomerUnmerged():
+            await repository.mark_unmerged(
+                database=database, merged_id=change.merged_id, at=change.unmerged_at
+            )
         case CustomerErased():
             await repository.erase(
                 database=database, customer_id=change.customer_id, at=change.erased_at
@@ -40,13 +44,18 @@ async def get_customer(*, database: Database, customer_id: str) -> Customer | No
 
 
 async def _merge(*, database: Database, merged: CustomerMerged) -> None:
-    # Point at the end of the survivor's own merge chain, so every merged customer is one hop
-    # from its survivor and erasing the survivor can find them all.
+    # Point at the survivor the merge names, not at the end of its chain: undoing this merge
+    # then only has to unlink the merged customer, and the customers merged into it before stay
+    # with it, as they did in customer-profile.
     survivor = await get_customer(database=database, customer_id=merged.survivor_id)
-    survivor_id = survivor.customer_id if survivor is not None else merged.survivor_id
     await repository.mark_merged(
-        database=database, merged_id=merged.merged_id, survivor_id=survivor_id, at=merged.merged_at
+        database=database,
+        merged_id=merged.merged_id,
+        survivor_id=merged.survivor_id,
+        at=merged.merged_at,
     )
     # The survivor's erasure travels on its own partition and may have come first.
     if survivor is not None and survivor.erased:
-        await repository.erase(database=database, customer_id=survivor_id, at=merged.merged_at)
+        await repository.erase(
+            database=database, customer_id=survivor.customer_id, at=merged.merged_at
+        )

@@ -1,0 +1,215 @@
+"""Shopify refunds and fulfilments, as Shopify documents and sends them, to canonical records."""
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from crm_events.order_records import PaymentStatus, ReturnStatus, ShipmentStatus
+from crm_events.shop import FinancialStatus
+from order_sync.connectors import shopify, shopify_records
+from order_sync.connectors._fields import PayloadError, parse_json_object
+
+Payload = Callable[[str], dict[str, Any]]
+NEW_YEAR = datetime(2022, 1, 1, tzinfo=UTC)  # 2021-12-31T19:00:00-05:00 in the payloads
+
+
+def reparsed(value: dict[str, Any]) -> dict[str, Any]:
+    """`value` after a trip through JSON, as a webhook body would carry it."""
+    return parse_json_object(json.dumps(value, default=str).encode())
+
+
+def test_the_documented_refund_maps_field_by_field(payload: Payload) -> None:
+    part = shopify_records.part_from_payload(
+        "refunds/create", payload("shopify/refunds_create"), store_id="s1"
+    )
+
+    assert (part.store_id, part.order_external_id, part.at) == (
+        "s1",
+        "820982911946154500",
+        NEW_YEAR,
+    )
+    assert (part.shipments, part.returns) == ((), ())
+    (refund,) = part.refunds
+    assert refund.external_id == "890088186047892400"  # the docs' id, rounded upstream
+    assert refund.amount == Decimal("85.00")  # its two successful refund transactions
+    assert refund.currency is None  # the order's
+    assert (refund.gateway, refund.status) == ("bogus", PaymentStatus.SUCCESS)
+    assert refund.processed_at == NEW_YEAR
+    assert refund.note == "Things were damaged"
+    assert refund.restocked is False  # both lines no_restock
+    assert [
+        (line.line_external_id, line.sku, line.quantity, line.amount) for line in refund.lines
+    ] == [
+        ("866550311766439000", "IPOD2008PINK", 1, Decimal("199.00")),
+        ("141249953214522980", "IPOD2008PINK", 1, Decimal("199.00")),
+    ]
+
+
+def test_refund_lines_restocked_as_returned_make_a_received_return(payload: Payload) -> None:
+    body = payload("shopify/refunds_create")
+    body["refund_line_items"][1]["restock_type"] = "return"
+
+    part = shopify_records.part_from_payload("refunds/create", body, store_id="s1")
+
+    assert part.refunds[0].restocked is True
+    (returned,) = part.returns
+    assert returned.external_id == "refund-890088186047892400"
+    assert returned.status is ReturnStatus.RECEIVED
+    assert returned.received_at == NEW_YEAR
+    assert [(line.line_external_id, line.sku, line.quantity) for line in returned.lines] == [
+        ("141249953214522980", "IPOD2008PINK", 1)
+    ]
+
+
+def test_a_return_linked_to_the_refund_is_named_by_its_own_id(payload: Payload) -> None:
+    body = payload("shopify/refunds_create")
+    body["refund_line_items"][0]["restock_type"] = "return"
+    body["return"] = {"id": 945000954, "admin_graphql_api_id": "gid://shopify/Return/945000954"}
+
+    part = shopify_records.part_from_payload("refunds/create", body, store_id="s1")
+
+    assert part.returns[0].external_id == "945000954"
+
+
+@pytest.mark.parametrize(
+    ("statuses", "amount", "status"),
+    [
+        (["success", "failure"], "75.00", PaymentStatus.SUCCESS),
+        (["pending", "pending"], "0", PaymentStatus.PENDING),
+        (["failure", "error"], "0", PaymentStatus.FAILURE),
+    ],
+)
+def test_only_successful_refund_transactions_count(
+    payload: Payload, statuses: list[str], amount: str, status: PaymentStatus
+) -> None:
+    body = payload("shopify/refunds_create")
+    for transaction, state in zip(body["transactions"], statuses, strict=True):
+        transaction["status"] = state
+
+    (refund,) = shopify_records.part_from_payload("refunds/create", body, store_id="s").refunds
+
+    assert (refund.amount, refund.status) == (Decimal(amount), status)
+
+
+def test_the_documented_fulfilment_maps_field_by_field(payload: Payload) -> None:
+    part = shopify_records.part_from_payload(
+        "fulfillments/create", payload("shopify/fulfillments_create"), store_id="s1"
+    )
+
+    assert (part.order_external_id, part.at) == ("820982911946154500", NEW_YEAR)
+    (shipment,) = part.shipments
+    assert shipment.external_id == "123456"
+    assert shipment.status is ShipmentStatus.PENDING  # status pending, no shipment_status
+    assert shipment.carrier == "UPS"
+    assert shipment.tracking_numbers == ["1z827wk74630"]
+    assert shipment.tracking_urls == [
+        "https://www.ups.com/WebTracking?loc=en_US&requester=ST&trackNums=1z827wk74630"
+    ]
+    assert [(line.line_external_id, line.sku, line.quantity) for line in shipment.lines] == [
+        ("866550311766439000", "IPOD2008PINK", 1),
+        ("141249953214522980", "IPOD2008PINK", 1),
+    ]
+    assert shipment.shipped_at == shipment.updated_at == NEW_YEAR
+
+
+@pytest.mark.parametrize(
+    ("status", "shipment_status", "expected"),
+    [
+        ("open", None, ShipmentStatus.PENDING),
+        ("success", None, ShipmentStatus.CONFIRMED),
+        ("success", "label_printed", ShipmentStatus.LABEL_PRINTED),
+        ("success", "in_transit", ShipmentStatus.IN_TRANSIT),
+        ("success", "out_for_delivery", ShipmentStatus.OUT_FOR_DELIVERY),
+        ("success", "attempted_delivery", ShipmentStatus.ATTEMPTED_DELIVERY),
+        ("success", "delivered", ShipmentStatus.DELIVERED),
+        ("success", "picked_up", ShipmentStatus.DELIVERED),
+        ("success", "failure", ShipmentStatus.FAILURE),
+        ("cancelled", "in_transit", ShipmentStatus.CANCELLED),
+        ("error", None, ShipmentStatus.FAILURE),
+    ],
+)
+def test_a_fulfilments_status_and_the_carriers_word_make_the_shipment_status(
+    payload: Payload, status: str, shipment_status: str | None, expected: ShipmentStatus
+) -> None:
+    body = payload("shopify/fulfillments_create")
+    body.update(status=status, shipment_status=shipment_status)
+
+    part = shopify_records.part_from_payload("fulfillments/update", body, store_id="s")
+
+    assert part.shipments[0].status is expected
+
+
+def test_older_fulfilments_with_one_tracking_number_keep_it(payload: Payload) -> None:
+    body = payload("shopify/fulfillments_create")
+    del body["tracking_numbers"], body["tracking_urls"]
+
+    (shipment,) = shopify_records.part_from_payload(
+        "fulfillments/create", body, store_id="s"
+    ).shipments
+
+    assert shipment.tracking_numbers == ["1z827wk74630"]
+    assert shipment.tracking_urls[0].endswith("trackNums=1z827wk74630")
+
+
+def test_a_part_that_does_not_map_names_each_field_at_fault(payload: Payload) -> None:
+    fulfilment = payload("shopify/fulfillments_create")
+    fulfilment.update(order_id=None, status="shipped", shipment_status="lost_at_sea")
+    fulfilment["line_items"][0]["quantity"] = "one"
+    refund = payload("shopify/refunds_create")
+    refund["transactions"][0]["amount"] = 75.5
+    refund["refund_line_items"][0]["restock_type"] = "maybe"
+
+    with pytest.raises(PayloadError) as shipped:
+        shopify_records.part_from_payload("fulfillments/create", fulfilment, store_id="s")
+    with pytest.raises(PayloadError) as refunded:
+        shopify_records.part_from_payload("refunds/create", reparsed(refund), store_id="s")
+
+    assert {p.field for p in shipped.value.problems} == {
+        "order_id",
+        "status",
+        "shipment_status",
+        "line_items[0].quantity",
+    }
+    # 75.5 is read exactly (never through a float) and is a fine amount; the restock is not.
+    assert {p.field for p in refunded.value.problems} == {"refund_line_items[0].restock_type"}
+
+
+def test_an_order_payload_carries_its_refunds_fulfilments_and_returns(payload: Payload) -> None:
+    order = payload("shopify/orders_create")
+    refund = payload("shopify/refunds_create")
+    refund["refund_line_items"][0]["restock_type"] = "return"
+    fulfilment = payload("shopify/fulfillments_create")
+    fulfilment.update(status="success", shipment_status="delivered")
+    order.update(financial_status="partially_refunded", refunds=[refund], fulfillments=[fulfilment])
+
+    mapped = shopify.order_from_payload(order, store_id="s1")
+
+    assert mapped.financial_status is FinancialStatus.PARTIALLY_REFUNDED
+    assert mapped.refunded_total == Decimal("85.00")
+    assert [(r.external_id, r.amount) for r in mapped.refunds] == [
+        ("890088186047892400", Decimal("85.00"))
+    ]
+    assert [(s.external_id, s.status) for s in mapped.shipments] == [
+        ("123456", ShipmentStatus.DELIVERED)
+    ]
+    assert [(r.external_id, r.received) for r in mapped.returns] == [
+        ("refund-890088186047892400", True)
+    ]
+
+
+def test_a_bad_refund_inside_an_order_is_named_by_its_path(payload: Payload) -> None:
+    order = payload("shopify/orders_create")
+    refund = payload("shopify/refunds_create")
+    refund["transactions"][1]["amount"] = "ten"
+    order["refunds"] = [refund]
+    order["fulfillments"] = [{**payload("shopify/fulfillments_create"), "status": "lost"}]
+
+    with pytest.raises(PayloadError) as error:
+        shopify.order_from_payload(order, store_id="s1")
+
+    fields = {problem.field for problem in error.value.problems}
+    assert "refunds[0].transactions[1].amount" in fields
+    assert "fulfillments[0].status" in fields

@@ -1,0 +1,311 @@
+"""Shopify `refunds/create` and `fulfillments/*` merged into their order, on real PostgreSQL and
+Kafka: shipments travel and arrive, a refund returns goods to stock, and nothing goes backwards."""
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from crm_events.registry import CONTRACTS
+from fastapi import FastAPI
+from order_sync.config import Settings
+from order_sync.orders.events import order_id_for
+from sqlalchemy import text
+
+pytestmark = pytest.mark.integration
+
+Json = dict[str, Any]
+Post = Callable[..., Awaitable[httpx.Response]]
+SECRET = "shpss_refunds"
+SHOPIFY_ORDER = "820982911946154500"  # as the docs' payloads write it (rounded upstream)
+
+
+def body(value: Json) -> bytes:
+    return json.dumps(value).encode()
+
+
+def paid_order(fixture_bytes: Callable[[str], bytes]) -> Json:
+    """The documented order, paid and not cancelled (the docs' sample is voided)."""
+    order: Json = json.loads(fixture_bytes("shopify/orders_create"))
+    order.update(financial_status="paid", cancelled_at=None, cancel_reason=None)
+    return order
+
+
+async def rows(app: FastAPI, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    async with app.state.runtime.sessions() as session:
+        return [tuple(row) for row in await session.execute(text(sql), params)]
+
+
+async def test_a_shipment_is_delivered_and_a_refund_returns_goods_to_stock(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    auth: Callable[..., dict[str, str]],
+    register_store: Callable[..., Awaitable[httpx.Response]],
+    fixture_bytes: Callable[[str], bytes],
+    post_shopify: Post,
+    read_topic: Callable[..., Awaitable[Any]],
+    order_events: Callable[..., list[Json]],
+    store_id: str,
+) -> None:
+    await register_store(client, store_id, platform="shopify", webhook_secret=SECRET)
+    admin, viewer = auth("admin"), auth("viewer")
+    put = await client.put(
+        f"/v1/inventory/IPOD2008PINK?store_id={store_id}", json={"quantity": 10}, headers=admin
+    )
+    assert put.status_code == 200, put.text
+    order_id = order_id_for(store_id, SHOPIFY_ORDER)
+
+    async def post(topic: str, payload: Json, webhook_id: str) -> Json:
+        response = await post_shopify(
+            client, store_id, body(payload), secret=SECRET, topic=topic, webhook_id=webhook_id
+        )
+        assert response.status_code == 200, response.text
+        receipt: Json = response.json()
+        return receipt
+
+    async def stock() -> int:
+        level = await client.get(f"/v1/inventory/IPOD2008PINK?store_id={store_id}", headers=viewer)
+        quantity: int = level.json()["quantity"]
+        return quantity
+
+    created = await post("orders/create", paid_order(fixture_bytes), "o-1")
+    assert created["outcome"] == "applied"
+    assert await stock() == 8  # both lines are IPOD2008PINK
+
+    fulfilment: Json = json.loads(fixture_bytes("shopify/fulfillments_create"))
+    shipped = await post("fulfillments/create", fulfilment, "f-1")
+    fulfilment.update(
+        status="success", shipment_status="delivered", updated_at="2022-01-03T10:00:00-05:00"
+    )
+    delivered = await post("fulfillments/update", fulfilment, "f-2")
+    # The carrier's earlier word, delivered late: the stored shipment is newer.
+    stale = {
+        **fulfilment,
+        "shipment_status": "in_transit",
+        "updated_at": "2022-01-02T10:00:00-05:00",
+    }
+    late = await post("fulfillments/update", stale, "f-3")
+
+    refund: Json = json.loads(fixture_bytes("shopify/refunds_create"))
+    refund["refund_line_items"][1]["restock_type"] = "return"
+    refunded = await post("refunds/create", refund, "r-1")
+    # Another delivery of the same refund (Shopify sends each topic to each subscription).
+    again = await post("refunds/create", refund, "r-2")
+
+    assert [r["outcome"] for r in (shipped, delivered, late, refunded, again)] == [
+        "applied",
+        "applied",
+        "unchanged",
+        "applied",
+        "unchanged",
+    ]
+    assert {r["order_id"] for r in (shipped, delivered, refunded)} == {order_id}
+    assert await stock() == 9  # the returned unit is back, once
+
+    stored = (await client.get(f"/v1/orders/{order_id}", headers=viewer)).json()
+    assert stored["version"] == 4
+    assert (stored["financial_status"], stored["fulfillment_status"]) == (
+        "partially_refunded",
+        "fulfilled",
+    )
+    assert [(s["external_id"], s["status"], s["carrier"]) for s in stored["shipments"]] == [
+        ("123456", "delivered", "UPS")
+    ]
+    assert [(r["external_id"], r["amount"], r["restocked"]) for r in stored["refunds"]] == [
+        ("890088186047892400", "85.00", True)
+    ]
+    assert [(r["external_id"], r["status"]) for r in stored["returns"]] == [
+        ("refund-890088186047892400", "received")
+    ]
+    assert stored["refunded_total"] == "85.00"
+    assert stored["net"] == {"paid": "388.00", "refunded": "85.00", "net": "303.00"}
+
+    records = await read_topic(
+        settings.orders_topic, lambda rs: len(order_events(rs, order_id)) >= 8
+    )
+    events = order_events(records, order_id)
+    assert [(e["type"].removeprefix("crm.order."), e["data"]["version"]) for e in events] == [
+        ("placed", 1),
+        ("paid", 1),
+        ("fulfilled", 2),
+        ("shipment_updated", 2),
+        ("shipment_updated", 3),
+        ("delivered", 3),
+        ("partially_refunded", 4),
+        ("returned", 4),
+    ]
+    for event in events:
+        CONTRACTS.validate(event)
+
+    assert await rows(
+        app,
+        "SELECT kind, ref, lines FROM stock_movements WHERE order_id = :o"
+        " ORDER BY created_at, kind",
+        o=order_id,
+    ) == [
+        ("order_paid", "", [["IPOD2008PINK", 2]]),
+        ("order_returned", "refund-890088186047892400", [["IPOD2008PINK", 1]]),
+    ]
+    assert await rows(
+        app,
+        "SELECT (SELECT count(*) FROM order_refunds WHERE order_id = :o),"
+        " (SELECT count(*) FROM order_shipments WHERE order_id = :o),"
+        " (SELECT count(*) FROM order_returns WHERE order_id = :o)",
+        o=order_id,
+    ) == [(1, 1, 1)]
+
+
+async def test_a_full_order_revision_after_a_part_keeps_what_the_part_added(
+    client: httpx.AsyncClient,
+    auth: Callable[..., dict[str, str]],
+    register_store: Callable[..., Awaitable[httpx.Response]],
+    fixture_bytes: Callable[[str], bytes],
+    post_shopify: Post,
+    store_id: str,
+) -> None:
+    await register_store(client, store_id, platform="shopify", webhook_secret=SECRET)
+    order = paid_order(fixture_bytes)
+    fulfilment: Json = json.loads(fixture_bytes("shopify/fulfillments_create"))
+    fulfilment.update(updated_at="2022-01-02T10:00:00-05:00", shipment_status="in_transit")
+
+    async def post(topic: str, payload: Json, webhook_id: str) -> str:
+        response = await post_shopify(
+            client, store_id, body(payload), secret=SECRET, topic=topic, webhook_id=webhook_id
+        )
+        assert response.status_code == 200, response.text
+        outcome: str = response.json()["outcome"]
+        return outcome
+
+    assert await post("orders/create", order, "o-1") == "applied"
+    assert await post("fulfillments/create", fulfilment, "f-1") == "applied"
+    # orders/updated written before the fulfilment, delivered after it: older, so it loses.
+    earlier = {**order, "updated_at": "2022-01-01T12:00:00-05:00", "note": "gift"}
+    assert await post("orders/updated", earlier, "o-2") == "unchanged"
+    # orders/updated written after it carries the fulfilment too, as Shopify sends it: the
+    # same state as the merge, so nothing to announce...
+    later = {
+        **order,
+        "updated_at": "2022-01-02T11:00:00-05:00",
+        "fulfillment_status": "fulfilled",
+        "fulfillments": [fulfilment],
+    }
+    assert await post("orders/updated", later, "o-3") == "unchanged"
+    # ...until something else changes.
+    noted = {**later, "updated_at": "2022-01-02T12:00:00-05:00", "note": "gift"}
+    assert await post("orders/updated", noted, "o-4") == "applied"
+
+    order_id = order_id_for(store_id, SHOPIFY_ORDER)
+    stored = (await client.get(f"/v1/orders/{order_id}", headers=auth("viewer"))).json()
+    assert stored["note"] == "gift"
+    assert [(s["external_id"], s["status"]) for s in stored["shipments"]] == [
+        ("123456", "in_transit")
+    ]
+    assert stored["version"] == 3
+
+
+async def test_a_fulfilment_of_an_order_never_stored_is_kept_and_ignored(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    register_store: Callable[..., Awaitable[httpx.Response]],
+    fixture_bytes: Callable[[str], bytes],
+    post_shopify: Post,
+    stored_deliveries: Callable[..., Awaitable[list[Json]]],
+    count_orders: Callable[..., Awaitable[int]],
+    store_id: str,
+) -> None:
+    await register_store(client, store_id, platform="shopify", webhook_secret=SECRET)
+    raw = fixture_bytes("shopify/fulfillments_create")
+
+    response = await post_shopify(
+        client, store_id, raw, secret=SECRET, topic="fulfillments/create", webhook_id="f-1"
+    )
+
+    assert response.status_code == 202, response.text
+    assert response.json()["outcome"] == "ignored"
+    assert f"order {SHOPIFY_ORDER} is not stored yet" in response.json()["detail"]
+    assert await count_orders(app, store_id) == 0
+    [kept] = await stored_deliveries(app, store_id)
+    assert (kept["topic"], kept["outcome"], bytes(kept["body"])) == (
+        "fulfillments/create",
+        "ignored",
+        raw,
+    )
+
+
+async def test_a_part_that_does_not_map_is_422_and_changes_nothing(
+    client: httpx.AsyncClient,
+    auth: Callable[..., dict[str, str]],
+    register_store: Callable[..., Awaitable[httpx.Response]],
+    fixture_bytes: Callable[[str], bytes],
+    post_shopify: Post,
+    store_id: str,
+) -> None:
+    await register_store(client, store_id, platform="shopify", webhook_secret=SECRET)
+    created = await post_shopify(
+        client, store_id, body(paid_order(fixture_bytes)), secret=SECRET, webhook_id="o-1"
+    )
+    fulfilment: Json = json.loads(fixture_bytes("shopify/fulfillments_create"))
+    fulfilment["tracking_numbers"] = ["1Z\u0000"]
+    fulfilment["shipment_status"] = "teleported"
+
+    response = await post_shopify(
+        client,
+        store_id,
+        body(fulfilment),
+        secret=SECRET,
+        topic="fulfillments/create",
+        webhook_id="f-1",
+    )
+
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["shipment_status"]
+    fulfilment["shipment_status"] = "in_transit"
+    unstorable = await post_shopify(
+        client,
+        store_id,
+        body(fulfilment),
+        secret=SECRET,
+        topic="fulfillments/create",
+        webhook_id="f-2",
+    )
+    assert unstorable.status_code == 422, unstorable.text
+    assert unstorable.json()["errors"][0]["field"] == "canonical.shipments.0.tracking_numbers.0"
+    order_id = created.json()["order_id"]
+    stored = (await client.get(f"/v1/orders/{order_id}", headers=auth("viewer"))).json()
+    assert (stored["version"], stored["shipments"]) == (1, [])
+
+
+async def test_a_refund_that_came_before_its_order_applies_when_replayed(
+    client: httpx.AsyncClient,
+    auth: Callable[..., dict[str, str]],
+    register_store: Callable[..., Awaitable[httpx.Response]],
+    fixture_bytes: Callable[[str], bytes],
+    post_shopify: Post,
+    store_id: str,
+) -> None:
+    await register_store(client, store_id, platform="shopify", webhook_secret=SECRET)
+    early = await post_shopify(
+        client,
+        store_id,
+        fixture_bytes("shopify/refunds_create"),
+        secret=SECRET,
+        topic="refunds/create",
+        webhook_id="r-1",
+    )
+    assert early.status_code == 202, early.text
+    created = await post_shopify(
+        client, store_id, body(paid_order(fixture_bytes)), secret=SECRET, webhook_id="o-1"
+    )
+    assert created.json()["outcome"] == "applied"
+
+    replay = f"/v1/webhooks/deliveries/{early.json()['delivery']}:replay"
+    replayed = await client.post(replay, headers=auth("admin"))
+    again = await client.post(replay, headers=auth("admin"))
+
+    assert replayed.status_code == 200, replayed.text
+    assert (replayed.json()["outcome"], again.json()["outcome"]) == ("applied", "unchanged")
+    order_id = created.json()["order_id"]
+    stored = (await client.get(f"/v1/orders/{order_id}", headers=auth("viewer"))).json()
+    assert (stored["financial_status"], stored["refunded_total"]) == ("partially_refunded", "85.00")

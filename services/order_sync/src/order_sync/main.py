@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_http_app(
         settings,
         title="order-sync",
-        lifespan=retention.around(sweeper.around(lifespan)),
+        lifespan=retention.periodic.around(sweeper.periodic.around(lifespan)),
         routers=[
             stores_router,
             orders_router,

@@ -1,15 +1,10 @@
 """The abandonment sweeper: a background task of every replica, deciding idle checkouts."""
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from crm_common.db import transaction
-from crm_common.http import Lifespan
-from fastapi import FastAPI
+from crm_common.periodic import Periodic
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from order_sync.carts.abandonment import Sweep, sweep_checkouts
@@ -35,9 +30,10 @@ class AbandonmentSweeper:
         self._sessions = sessions
         self._topic = topic
         self._abandon_after = abandon_after
-        self._interval = interval
+        self.periodic = Periodic(
+            "checkout-abandonment-sweeper", self._sweep_and_log, interval=interval
+        )
         self._batch_size = batch_size
-        self._task: asyncio.Task[None] | None = None
 
     @classmethod
     def configured(
@@ -51,30 +47,6 @@ class AbandonmentSweeper:
             interval=settings.checkout_sweep_interval_seconds,
             batch_size=settings.checkout_sweep_batch_size,
         )
-
-    def around(self, lifespan: Lifespan) -> Lifespan:
-        """`lifespan` with the sweeper running inside it (after the migrations it needs)."""
-
-        @asynccontextmanager
-        async def run(app: FastAPI) -> AsyncIterator[None]:
-            async with lifespan(app):
-                self.start()
-                try:
-                    yield
-                finally:
-                    await self.stop()
-
-        return run
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="checkout-abandonment-sweeper")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def sweep(self) -> Sweep:
         """Decide every checkout idle now, batch after batch; returns the totals."""
@@ -94,19 +66,10 @@ class AbandonmentSweeper:
             if batch.seen < self._batch_size:
                 return Sweep(seen, abandoned, converted)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                result = await self.sweep()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # The next round tries again; nothing was decided in the failed transaction.
-                logger.exception("checkout sweep failed")
-            else:
-                if result.seen:
-                    logger.info(
-                        "checkouts swept",
-                        extra={"abandoned": result.abandoned, "converted": result.converted},
-                    )
-            await asyncio.sleep(self._interval)
+    async def _sweep_and_log(self) -> None:
+        result = await self.sweep()
+        if result.seen:
+            logger.info(
+                "checkouts swept",
+                extra={"abandoned": result.abandoned, "converted": result.converted},
+            )

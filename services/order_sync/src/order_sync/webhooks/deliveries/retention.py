@@ -8,17 +8,13 @@ rows, one transaction each, locking its rows with SKIP LOCKED: replicas share th
 of waiting for each other, and a delivery being replayed is left for the next round.
 """
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from crm_common.db import transaction
-from crm_common.http import Lifespan
-from fastapi import FastAPI
+from crm_common.periodic import Periodic
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -60,9 +56,8 @@ class DeliveryRetention:
         self._body_age = timedelta(days=body_days)
         self._record_age = timedelta(days=record_days)
         self._rejected_age = timedelta(days=rejected_days)
-        self._interval = interval
+        self.periodic = Periodic("webhook-delivery-retention", self._run_and_log, interval=interval)
         self._batch_size = batch_size
-        self._task: asyncio.Task[None] | None = None
 
     @classmethod
     def configured(
@@ -77,30 +72,6 @@ class DeliveryRetention:
             interval=settings.webhook_retention_interval_seconds,
             batch_size=settings.webhook_retention_batch_size,
         )
-
-    def around(self, lifespan: Lifespan) -> Lifespan:
-        """`lifespan` with the task running inside it (after the migrations it needs)."""
-
-        @asynccontextmanager
-        async def run(app: FastAPI) -> AsyncIterator[None]:
-            async with lifespan(app):
-                self.start()
-                try:
-                    yield
-                finally:
-                    await self.stop()
-
-        return run
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="webhook-delivery-retention")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def run_once(self, *, now: datetime | None = None) -> Retained:
         """Remove everything past its retention at `now` (default: the current time)."""
@@ -139,23 +110,14 @@ class DeliveryRetention:
             if done < self._batch_size:
                 return total
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                result = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # The next round tries again; each batch that committed stays done.
-                logger.exception("webhook delivery retention failed")
-            else:
-                if result.bodies_purged or result.rejected_deleted or result.records_deleted:
-                    logger.info(
-                        "webhook deliveries past retention removed",
-                        extra={
-                            "bodies_purged": result.bodies_purged,
-                            "rejected_deleted": result.rejected_deleted,
-                            "records_deleted": result.records_deleted,
-                        },
-                    )
-            await asyncio.sleep(self._interval)
+    async def _run_and_log(self) -> None:
+        result = await self.run_once()
+        if result.bodies_purged or result.rejected_deleted or result.records_deleted:
+            logger.info(
+                "webhook deliveries past retention removed",
+                extra={
+                    "bodies_purged": result.bodies_purged,
+                    "rejected_deleted": result.rejected_deleted,
+                    "records_deleted": result.records_deleted,
+                },
+            )

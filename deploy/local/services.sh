@@ -36,6 +36,10 @@ start_one() {
     "${prefix}_KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS"
     "${prefix}_JWT_PUBLIC_KEY_FILE=$public_key"
   )
+  if [[ $name == customer-profile ]]; then
+    # Personal data is encrypted at rest: a development key file made on first use.
+    env+=("${prefix}_PII_KEYS_FILE=$PII_KEYS_FILE")
+  fi
   if [[ $store == mongo ]]; then
     env+=("${prefix}_MONGODB_URL=$MONGODB_URL" "${prefix}_MONGODB_DATABASE=support_ticket")
   else
@@ -69,6 +73,7 @@ up() {
   mkdir -p "$RUN_DIR" "$LOG_DIR"
   local public_key
   public_key=$("$ROOT/.venv/bin/python" -m crm_common.devtoken --key-dir "$ROOT/.local/jwt" --public-key-path)
+  PII_KEYS_FILE=$("$ROOT/.venv/bin/python" -m customer_profile.pii keygen --dev-dir "$ROOT/.local/pii")
   echo "services: starting"
   for entry in "${SERVICES[@]}"; do
     IFS=: read -r name port prefix store <<<"$entry"

@@ -1,5 +1,7 @@
 """Factories for order snapshots and their events, and a migrated database per test."""
 
+import base64
+import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -11,10 +13,41 @@ from crm_common.envelope import CloudEvent
 from crm_events.order import OrderSnapshot
 from crm_events.registry import CONTRACTS
 from crm_events.shop import CanonicalOrder
+from customer_profile import pii
 from customer_profile.main import MIGRATIONS
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 PLACED_AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+# Fixed test keys (never used outside tests): two data keys, so rotation can be exercised.
+TEST_PII_KEYS = {
+    "test1": b"test-key-1-test-key-1-test-key-1",
+    "test2": b"test-key-2-test-key-2-test-key-2",
+}
+TEST_PII_LOOKUP_KEY = b"test-lookup-key-test-lookup-key-1"
+
+
+def _b64(key: bytes) -> str:
+    return base64.b64encode(key).decode()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pii_test_keyring() -> None:
+    """The test keyring, installed in the process for tests that use the store without an app."""
+    pii.configure(
+        pii.Keyring(keys=TEST_PII_KEYS, active_key="test2", lookup_key=TEST_PII_LOOKUP_KEY)
+    )
+
+
+@pytest.fixture(autouse=True)
+def pii_test_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same keys in the environment, for `Settings()` and create_app; set per test, so that
+    they never reach processes started later in the session (`deploy/local/services.sh`)."""
+    monkeypatch.setenv(
+        "CUSTOMER_PROFILE_PII_KEYS", json.dumps({k: _b64(v) for k, v in TEST_PII_KEYS.items()})
+    )
+    monkeypatch.setenv("CUSTOMER_PROFILE_PII_ACTIVE_KEY", "test2")
+    monkeypatch.setenv("CUSTOMER_PROFILE_PII_LOOKUP_KEY", _b64(TEST_PII_LOOKUP_KEY))
 
 
 def _make_order(

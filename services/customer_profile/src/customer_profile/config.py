@@ -10,9 +10,12 @@ from customer_profile.customers.identities import (
     DEFAULT_BLOCKED_VALUES,
     DEFAULT_PHONE_MIN_DIGITS,
 )
+from customer_profile.pii.keyring import PiiKeySettings
 
 
-class Settings(PostgresSettings):
+class Settings(PostgresSettings, PiiKeySettings):
+    """The service's settings; the `PII_*` keys come from PiiKeySettings (see pii.keyring)."""
+
     model_config = SettingsConfigDict(env_prefix="CUSTOMER_PROFILE_", extra="ignore", frozen=True)
 
     service_name: str = "customer-profile"

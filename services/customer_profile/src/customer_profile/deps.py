@@ -9,17 +9,19 @@ from customer_profile.config import Settings
 from customer_profile.customers.policy import IdentityPolicy
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+# The dependencies are `async def` although they await nothing: FastAPI runs a plain `def`
+# dependency in a worker thread, a hand-off that costs more than these lookups.
+async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     runtime: PostgresRuntime = request.app.state.runtime
     return runtime.sessions
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_policy(request: Request) -> IdentityPolicy:
+async def get_policy(request: Request) -> IdentityPolicy:
     policy: IdentityPolicy = request.app.state.policy
     return policy
 

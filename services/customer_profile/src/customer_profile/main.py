@@ -9,7 +9,10 @@ from crm_common.runtime import PostgresRuntime
 from crm_common.service import serve
 from fastapi import FastAPI
 
-from customer_profile import worker
+from customer_profile import pii, worker
+from customer_profile.attributes.api import router as attributes_router
+from customer_profile.attributes.merging import AttributesFollowMerges
+from customer_profile.bulk.api import router as bulk_router
 from customer_profile.config import Settings
 from customer_profile.consents.api import router as consents_router
 from customer_profile.consents.participants import ConsentsFollowMerges
@@ -21,6 +24,8 @@ from customer_profile.privacy.participants import ErasureGuard
 from customer_profile.scoring import nightly
 from customer_profile.scoring.participant import ScoresFollowMerges
 from customer_profile.scoring.rules import ScoringRules
+from customer_profile.search.api import router as search_router
+from customer_profile.search.indexing import NamesFollowMerges
 from customer_profile.timeline.api import router as timeline_router
 from customer_profile.timeline.participant import TimelineFollowsMerges
 
@@ -29,6 +34,9 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    # Before anything touches the store: without valid keys the service refuses to start
+    # rather than write personal data in clear.
+    pii.configure(pii.Keyring.from_settings(settings))
     runtime = PostgresRuntime(settings, topics=worker.topics(settings), migrations_dir=MIGRATIONS)
     # Merge participants (consents, tags, ...) join here; the erasure guard goes first so that
     # nothing moves for an erased customer.
@@ -39,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ConsentsFollowMerges(),
             TimelineFollowsMerges(),
             ScoresFollowMerges(),
+            AttributesFollowMerges(),
+            NamesFollowMerges(),
         ),
     )
     worker.register(runtime, settings, policy=policy)
@@ -62,8 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # privacy first: `/v1/customers/{id}:export` would also match `/v1/customers/{id}`.
         routers=[
             privacy_router,
+            bulk_router,
             consents_router,
+            search_router,
             customers_router,
+            attributes_router,
             merges_router,
             timeline_router,
         ],

@@ -13,23 +13,55 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from asgi_lifespan import LifespanManager
 from crm_common.envelope import CloudEvent, to_json_bytes
+from crm_common.testing.migrations import service_metadata
 from crm_common.testing.plugin import unique_topic
+from customer_profile import pii
 from customer_profile.config import Settings
 from customer_profile.main import create_app
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import select, text, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # Every column type that can hold text, including JSON, binary payloads and arrays.
 _TEXT_TYPES = ("text", "character varying", "character", "json", "jsonb", "ARRAY", "USER-DEFINED")
 
-Scan = Callable[[AsyncSession, list[str]], Awaitable[list[str]]]
+Scan = Callable[..., Awaitable[list[str]]]
 
 
-async def personal_data_left(session: AsyncSession, values: list[str]) -> list[str]:
+async def personal_data_left(
+    session: AsyncSession, values: list[str], *, decrypt: bool = True
+) -> list[str]:
     """`table.column: value` for every column of every table in the database's schema that
     holds one of `values` anywhere in its text (case-insensitively); found through
-    information_schema, so a table added later is scanned too."""
+    information_schema, so a table added later is scanned too. With `decrypt`, the ciphertexts
+    of every encrypted column the models declare are opened and searched as well
+    (`table.column (decrypted): value`): erasure must delete them, not just leave them
+    unreadable without the key."""
+    found = await _plain_hits(session, values)
+    if decrypt:
+        found += await _decrypted_hits(session, values)
+    return found
+
+
+async def _decrypted_hits(session: AsyncSession, values: list[str]) -> list[str]:
+    found = []
+    for table in service_metadata("customer_profile").sorted_tables:
+        for column in table.columns:
+            if not isinstance(column.type, pii.EncryptedText | pii.EncryptedJSON):
+                continue
+            purpose = column.type.purpose
+            raw = column.type.impl_instance
+            stored = await session.scalars(
+                select(type_coerce(column, raw)).where(column.is_not(None))
+            )
+            opened = [pii.keyring().decrypt(purpose, bytes(blob)).decode() for blob in stored]
+            for value in values:
+                if any(value.lower() in text.lower() for text in opened):
+                    found.append(f"{table.name}.{column.name} (decrypted): {value}")
+    return found
+
+
+async def _plain_hits(session: AsyncSession, values: list[str]) -> list[str]:
     columns = (
         await session.execute(
             text(

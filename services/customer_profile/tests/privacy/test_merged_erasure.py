@@ -18,6 +18,7 @@ from customer_profile.customers.identities import IdentityKey
 from customer_profile.customers.policy import IdentityPolicy
 from customer_profile.merges import service as merges
 from customer_profile.merges import suggestions
+from customer_profile.merges.models import MergeLogEntry
 from customer_profile.privacy import access, erasure
 from customer_profile.privacy.exceptions import CustomerGone, MergedIntoAnother
 from customer_profile.privacy.participants import ErasureGuard
@@ -231,7 +232,7 @@ async def test_erasing_a_survivor_erases_everyone_merged_into_it(
         # Someone else's data stays.
         assert await scan(session, [OTHER_EMAIL, "Tamsin"])
         untouched = await customers.get_customer(session=session, customer_id=other)
-        snapshots = (await session.execute(text("SELECT snapshot, note FROM merge_log"))).all()
+        snapshots = (await session.scalars(select(MergeLogEntry))).all()
         left = await session.scalar(text("SELECT count(*) FROM merge_suggestions"))
     assert {(row.snapshot["erased"], row.note) for row in snapshots} == {(True, None)}
     assert left == 0

@@ -8,6 +8,7 @@ from crm_common.problems import NotFound
 from crm_events.customer import ConsentChannel, ConsentPurpose, ConsentStatus
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from customer_profile.attributes import service as attributes
 from customer_profile.consents import service
 from customer_profile.consents.exceptions import ConsentOverridden
 from customer_profile.consents.rules import Decision, Outcome
@@ -64,7 +65,8 @@ async def change_consent(
         customer.version += 1
         customer.updated_at = now
         identities = await customers.identities_of(session=session, customer_id=customer_id)
-        outgoing.append(customer_events.updated(customer, identities))
+        held = await attributes.attributes_of(session=session, customer_id=customer_id)
+        outgoing.append(customer_events.updated(customer, identities, attributes=held))
     for event in outgoing:
         add_event(session, topic=customers_topic, key=customer_id, event=event)
     return recorded

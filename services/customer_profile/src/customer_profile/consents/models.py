@@ -1,8 +1,9 @@
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, DateTime
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
+
+from customer_profile.pii import EncryptedJSON
 
 
 class CustomerConsent(SQLModel, table=True):
@@ -17,8 +18,11 @@ class CustomerConsent(SQLModel, table=True):
     source: str
     changed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     """When the person decided (an order's `updated_at`, the API call, the imported time)."""
-    proof: dict[str, str] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
-    """Evidence of the decision; null once the customer is erased."""
+    proof: dict[str, str] | None = Field(
+        default=None, sa_column=Column(EncryptedJSON("customer_consents.proof"), nullable=True)
+    )
+    """Evidence of the decision (encrypted: an IP address, a user agent); null once the
+    customer is erased."""
     recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
@@ -34,7 +38,9 @@ class ConsentLogEntry(SQLModel, table=True):
     status: str
     source: str
     changed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    proof: dict[str, str] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    proof: dict[str, str] | None = Field(
+        default=None, sa_column=Column(EncryptedJSON("consent_log.proof"), nullable=True)
+    )
     recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     merge_id: str | None = None
     """The merge that brought this decision over from the merged customer, if any."""

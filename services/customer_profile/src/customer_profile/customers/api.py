@@ -6,6 +6,8 @@ from crm_common.problems import NotFound
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
+from customer_profile.addresses import service as addresses
+from customer_profile.attributes import service as attributes
 from customer_profile.customers import service
 from customer_profile.customers.schemas import CustomerList, CustomerRead, MergedCustomer
 from customer_profile.deps import Reader, SessionsDep
@@ -52,10 +54,19 @@ async def find_customers(
             await scoring.profile_scores(session=session, customer=view.customer, rules=rules)
             for view in found
         ]
+        ids = [view.customer.customer_id for view in found]
+        held = await attributes.attributes_of_many(session=session, customer_ids=ids)
+        places = [await addresses.addresses_of(session=session, customer_id=i) for i in ids]
     return CustomerList(
         items=[
-            CustomerRead.of(view.customer, view.identities, score)
-            for view, score in zip(found, scores, strict=True)
+            CustomerRead.of(
+                view.customer,
+                view.identities,
+                score,
+                attributes=held[view.customer.customer_id],
+                addresses=place,
+            )
+            for view, score, place in zip(found, scores, places, strict=True)
         ]
     )
 
@@ -82,6 +93,10 @@ async def read_customer(
             if view is not None and survivor is None
             else None
         )
+        held, places = None, []
+        if scores is not None:
+            held = await attributes.attributes_of(session=session, customer_id=customer_id)
+            places = await addresses.addresses_of(session=session, customer_id=customer_id)
     if view is None:
         raise NotFound(f"customer {customer_id}")
     if survivor is not None:
@@ -91,4 +106,6 @@ async def read_customer(
             status_code=308,
             headers={"Location": f"/v1/customers/{survivor}", "Cache-Control": "no-store"},
         )
-    return CustomerRead.of(view.customer, view.identities, scores)
+    return CustomerRead.of(
+        view.customer, view.identities, scores, attributes=held, addresses=places
+    )

@@ -18,6 +18,7 @@ from crm_events.customer import (
     IdentityKind,
 )
 
+from customer_profile.attributes.schemas import Attributes
 from customer_profile.customers.identities import PRIORITY
 from customer_profile.customers.models import Customer, CustomerIdentity, CustomerOrder
 
@@ -25,18 +26,32 @@ SOURCE = "customer-profile"
 
 
 def identity(row: CustomerIdentity) -> Identity:
-    return Identity(kind=IdentityKind(row.kind), value=row.value, store_id=row.store_id or None)
+    return Identity(
+        kind=IdentityKind(row.kind), value=row.normalised_value, store_id=row.store_id or None
+    )
 
 
 def sorted_identities(rows: Sequence[CustomerIdentity]) -> list[CustomerIdentity]:
     """Highest priority first, then in the order they were linked."""
     return sorted(
-        rows, key=lambda r: (PRIORITY.index(IdentityKind(r.kind)), r.linked_at, r.store_id, r.value)
+        rows,
+        key=lambda r: (
+            PRIORITY.index(IdentityKind(r.kind)),
+            r.linked_at,
+            r.store_id,
+            r.normalised_value,
+        ),
     )
 
 
-def _snapshot_fields(customer: Customer, identities: Sequence[CustomerIdentity]) -> dict[str, Any]:
+def _snapshot_fields(
+    customer: Customer, identities: Sequence[CustomerIdentity], attributes: Attributes | None
+) -> dict[str, Any]:
+    # Without `attributes` the event leaves tags and traits null ("not stated"), never empty:
+    # a consumer upserting snapshots would otherwise drop the customer's tags.
+    stated = {"tags": attributes.tags, "traits": attributes.traits} if attributes else {}
     return {
+        **stated,
         "customer_id": customer.customer_id,
         "email": customer.email,
         "phone": customer.phone,
@@ -57,13 +72,23 @@ def _snapshot_fields(customer: Customer, identities: Sequence[CustomerIdentity])
     }
 
 
-def created(customer: Customer, identities: Sequence[CustomerIdentity]) -> CloudEvent[Any]:
-    data = CustomerCreated(**_snapshot_fields(customer, identities))
+def created(
+    customer: Customer,
+    identities: Sequence[CustomerIdentity],
+    *,
+    attributes: Attributes | None = None,
+) -> CloudEvent[Any]:
+    data = CustomerCreated(**_snapshot_fields(customer, identities, attributes))
     return CUSTOMER_CREATED.event(data, source=SOURCE)
 
 
-def updated(customer: Customer, identities: Sequence[CustomerIdentity]) -> CloudEvent[Any]:
-    data = CustomerUpdated(**_snapshot_fields(customer, identities))
+def updated(
+    customer: Customer,
+    identities: Sequence[CustomerIdentity],
+    *,
+    attributes: Attributes | None = None,
+) -> CloudEvent[Any]:
+    data = CustomerUpdated(**_snapshot_fields(customer, identities, attributes))
     return CUSTOMER_UPDATED.event(data, source=SOURCE)
 
 

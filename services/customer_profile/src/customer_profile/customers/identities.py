@@ -1,6 +1,5 @@
 """Identity keys: the normalised email, E.164 phone and shop reference that point at a customer."""
 
-import hashlib
 import itertools
 import re
 from collections.abc import Iterable, Sequence
@@ -11,6 +10,8 @@ import phonenumbers
 from crm_events.customer import IdentityKind
 from crm_events.order import OrderSnapshot
 from email_validator import EmailNotValidError, validate_email
+
+from customer_profile.pii import keyed_digest
 
 # Resolution tries the keys in this order: an email names a person more reliably than a phone
 # (shared by households), and a shop's customer id only within that shop.
@@ -187,13 +188,18 @@ def stronger_partner(keys: Sequence[IdentityKey], key: IdentityKey) -> IdentityK
     return min(stronger, key=lambda other: other.rank) if stronger else None
 
 
-def digest(key: IdentityKey) -> str:
-    """A stable SHA-256 of `key`, for tables that only count keys and never show them.
+IDENTITY_DIGEST_PURPOSE = "identity"
 
-    The migration 0002_merges computes the same digest in SQL; change both together.
+
+def digest(key: IdentityKey) -> str:
+    """The keyed digest (HMAC-SHA256 under the lookup key) of `key`: what the store holds in
+    place of the value wherever a key is looked up or counted (customer_identities.value,
+    identity sightings, merge suggestions, pending activity). Without the key it names no one.
+
+    The migration 0005_pii_encryption computes the same digest; change both together.
     """
     text = "\x1f".join((key.kind.value, key.store_id or "", key.value))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return keyed_digest(IDENTITY_DIGEST_PURPOSE, text)
 
 
 def resolve(keys: list[IdentityKey], owners: dict[IdentityKey, str]) -> str | None:

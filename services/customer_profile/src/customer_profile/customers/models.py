@@ -4,6 +4,11 @@ from decimal import Decimal
 from sqlalchemy import Column, DateTime, Numeric
 from sqlmodel import Field, SQLModel
 
+from customer_profile.pii import EncryptedText
+
+# Personal data is stored as ciphertext (see `pii`): the Python attributes hold the values, the
+# columns bytea that only the keys open. Rows are never looked up by these columns.
+
 
 class Customer(SQLModel, table=True):
     """A person as customer-profile knows them, with the statistics of their orders."""
@@ -11,10 +16,14 @@ class Customer(SQLModel, table=True):
     __tablename__ = "customers"
 
     customer_id: str = Field(primary_key=True)
-    email: str | None = None
-    phone: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
+    email: str | None = Field(default=None, sa_column=Column(EncryptedText("customers.email")))
+    phone: str | None = Field(default=None, sa_column=Column(EncryptedText("customers.phone")))
+    first_name: str | None = Field(
+        default=None, sa_column=Column(EncryptedText("customers.first_name"))
+    )
+    last_name: str | None = Field(
+        default=None, sa_column=Column(EncryptedText("customers.last_name"))
+    )
     accepts_marketing: bool = False
     orders_count: int = 0
     total_spent: Decimal = Field(
@@ -36,7 +45,10 @@ class Customer(SQLModel, table=True):
 
 
 class CustomerIdentity(SQLModel, table=True):
-    """A key that points at exactly one customer; the primary key makes the link unique."""
+    """A key that points at exactly one customer; the primary key makes the link unique.
+
+    `value` is the keyed digest of the key (`identities.digest`), under which it is looked up;
+    the normalised value itself is kept only encrypted, in `normalised_value`."""
 
     __tablename__ = "customer_identities"
 
@@ -45,6 +57,9 @@ class CustomerIdentity(SQLModel, table=True):
     # cannot be NULL.
     store_id: str = Field(default="", primary_key=True)
     value: str = Field(primary_key=True)
+    normalised_value: str = Field(
+        sa_column=Column(EncryptedText("customer_identities.normalised_value"), nullable=False)
+    )
     customer_id: str = Field(foreign_key="customers.customer_id", index=True)
     linked_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     order_id: str | None = None
@@ -65,17 +80,26 @@ class CustomerOrder(SQLModel, table=True):
     net_paid: Decimal = Field(sa_column=Column(Numeric, nullable=False))
     cancelled: bool = False
     order_version: int
-    email: str | None = None
-    phone: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
+    email: str | None = Field(
+        default=None, sa_column=Column(EncryptedText("customer_orders.email"))
+    )
+    phone: str | None = Field(
+        default=None, sa_column=Column(EncryptedText("customer_orders.phone"))
+    )
+    first_name: str | None = Field(
+        default=None, sa_column=Column(EncryptedText("customer_orders.first_name"))
+    )
+    last_name: str | None = Field(
+        default=None, sa_column=Column(EncryptedText("customer_orders.last_name"))
+    )
     accepts_marketing: bool = False
     attributed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class IdentitySighting(SQLModel, table=True):
     """An identity value seen on an order together with a stronger identity (its partner):
-    how many different people present a value. Both are digests; nothing here names anyone."""
+    how many different people present a value. Both are keyed digests (`identities.digest`);
+    nothing here names anyone."""
 
     __tablename__ = "identity_sightings"
 

@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
-from customer_profile.customers.identities import IdentityKey
+from customer_profile.customers.identities import IdentityKey, digest
 from customer_profile.customers.models import (
     Customer,
     CustomerIdentity,
@@ -26,7 +26,29 @@ def _store_column(key: IdentityKey) -> str:
 
 
 def key_of(identity: CustomerIdentity) -> IdentityKey:
-    return IdentityKey(IdentityKind(identity.kind), identity.value, identity.store_id or None)
+    return IdentityKey(
+        IdentityKind(identity.kind), identity.normalised_value, identity.store_id or None
+    )
+
+
+def identity_row(
+    key: IdentityKey, *, customer_id: str, linked_at: datetime, order_id: str | None
+) -> CustomerIdentity:
+    """The row linking `key` to the customer: found by its digest, the value kept encrypted."""
+    return CustomerIdentity(
+        kind=key.kind.value,
+        store_id=_store_column(key),
+        value=digest(key),
+        normalised_value=key.value,
+        customer_id=customer_id,
+        linked_at=linked_at,
+        order_id=order_id,
+    )
+
+
+def identity_columns(keys: Sequence[IdentityKey]) -> list[tuple[str, str, str]]:
+    """The (kind, store_id, value) primary keys of `keys`' rows: the value is the digest."""
+    return [(key.kind.value, _store_column(key), digest(key)) for key in keys]
 
 
 async def get_customer(*, session: AsyncSession, customer_id: str) -> Customer | None:
@@ -68,7 +90,7 @@ async def identity_owners(
     """The customer each of `keys` points at, for the keys already known."""
     if not keys:
         return {}
-    wanted = [(key.kind.value, _store_column(key), key.value) for key in keys]
+    wanted = identity_columns(keys)
     rows = await session.execute(
         select(CustomerIdentity).where(
             tuple_(_identities.c.kind, _identities.c.store_id, _identities.c.value).in_(wanted)
@@ -122,7 +144,7 @@ async def find_by_identity(*, session: AsyncSession, key: IdentityKey) -> list[C
         .where(
             _identities.c.kind == key.kind.value,
             _identities.c.store_id == _store_column(key),
-            _identities.c.value == key.value,
+            _identities.c.value == digest(key),
         )
     )
     return list(rows.scalars())

@@ -1,10 +1,13 @@
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from crm_events.customer import IdentityKind
 from pydantic import BaseModel
 
+from customer_profile.addresses.schemas import AddressRead
+from customer_profile.attributes.schemas import Attributes
 from customer_profile.customers.models import Customer, CustomerIdentity
 from customer_profile.scoring.rules import LifecycleStage, ValueTier
 from customer_profile.scoring.schemas import ProfileScores, RfmRead
@@ -45,6 +48,13 @@ class CustomerRead(BaseModel):
     rfm: list[RfmRead] = []
     """Lifecycle stage, value tier and RFM per store (see `scoring`); shown where `scores` is
     given to `of` (`GET /v1/customers/{id}`), null and empty elsewhere."""
+    tags: list[str] = []
+    traits: dict[str, Any] = {}
+    """Set by `PATCH /v1/customers/{id}`; shown on the profile, lookups, search and the export
+    (where `attributes` is given to `of`), empty elsewhere."""
+    addresses: list[AddressRead] = []
+    """Collected from the orders' shipping and billing addresses, one per place; shown on
+    `GET /v1/customers/{id}`, the identity lookups and the export, empty elsewhere (search)."""
 
     @classmethod
     def of(
@@ -52,9 +62,15 @@ class CustomerRead(BaseModel):
         customer: Customer,
         identities: Sequence[CustomerIdentity],
         scores: ProfileScores | None = None,
+        *,
+        attributes: Attributes | None = None,
+        addresses: Sequence[AddressRead] = (),
     ) -> "CustomerRead":
         return cls(
             **(scores.fields() if scores is not None else {}),
+            tags=attributes.tags if attributes is not None else [],
+            traits=attributes.traits if attributes is not None else {},
+            addresses=list(addresses),
             customer_id=customer.customer_id,
             email=customer.email,
             phone=customer.phone,
@@ -64,7 +80,7 @@ class CustomerRead(BaseModel):
             identities=[
                 IdentityRead(
                     kind=IdentityKind(row.kind),
-                    value=row.value,
+                    value=row.normalised_value,
                     store_id=row.store_id or None,
                     linked_at=row.linked_at,
                 )

@@ -12,6 +12,9 @@ from crm_events.customer import IdentityKind
 from crm_events.order import ORDER_CONTRACTS, OrderSnapshot
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from customer_profile.addresses import service as addresses
+from customer_profile.attributes import service as attributes
+from customer_profile.attributes.schemas import NO_ATTRIBUTES
 from customer_profile.consents import service as consents
 from customer_profile.customers import events, repository, resolution
 from customer_profile.customers.exceptions import InvalidLookup, NoUsableIdentity
@@ -28,9 +31,11 @@ from customer_profile.merges import service as merges
 from customer_profile.merges import suggestions
 from customer_profile.privacy import tombstone
 from customer_profile.scoring import service as scoring
+from customer_profile.search import indexing
 from customer_profile.timeline import service as timeline
 
 CONSUMER = "customer-profile.customers"
+_CONTACT = ("email", "phone", "first_name", "last_name")
 ORDER_EVENT_TYPES = frozenset(contract.type for contract in ORDER_CONTRACTS)
 
 
@@ -45,6 +50,7 @@ async def apply_order_event(
     event: CloudEvent[dict[str, Any]],
     customers_topic: str,
     policy: IdentityPolicy = DEFAULT_POLICY,
+    now: datetime | None = None,
 ) -> None:
     """Attribute the order of one crm.orders.v1 event; a redelivered event changes nothing."""
     if event.type not in ORDER_EVENT_TYPES:
@@ -52,7 +58,7 @@ async def apply_order_event(
     order = OrderSnapshot.model_validate(event.data)
     if not await first_delivery(session, consumer=CONSUMER, event_id=event.id):
         return
-    for outgoing in await attribute_order(session=session, order=order, policy=policy):
+    for outgoing in await attribute_order(session=session, order=order, now=now, policy=policy):
         add_event(session, topic=customers_topic, key=outgoing.subject, event=outgoing)
 
 
@@ -120,13 +126,8 @@ async def attribute_order(
     await resolution.record_sightings(session=session, keys=keys, at=now)
 
     new_links = [
-        CustomerIdentity(
-            kind=key.kind.value,
-            store_id=key.store_id or "",
-            value=key.value,
-            customer_id=customer.customer_id,
-            linked_at=now,
-            order_id=order.order_id,
+        repository.identity_row(
+            key, customer_id=customer.customer_id, linked_at=now, order_id=order.order_id
         )
         for key in plan.links
     ]
@@ -138,6 +139,7 @@ async def attribute_order(
     row = order_row(order, customer_id=customer.customer_id, own=own, now=now, stored=stored)
     if stored is None:
         repository.add_order(session=session, order=row)
+    await addresses.record_order(session=session, order=order, known=stored is not None)
 
     orders = await repository.orders_of(session=session, customer_id=customer.customer_id)
     profile = compute_profile(orders)
@@ -147,11 +149,17 @@ async def attribute_order(
     # The snapshot's accepts_marketing is the email marketing consent in force, which an
     # explicit decision holds against the order's flag.
     profile = replace(profile, accepts_marketing=accepts_marketing)
+    if not is_new:
+        # What no order says (a name or email from an import or the shop account) stays.
+        kept = {name: getattr(customer, name) for name in _CONTACT if not getattr(profile, name)}
+        profile = replace(profile, **kept)
     changed = not is_new and (
         bool(new_links) or bool(plan.merges) or profile != stored_profile(customer)
     )
+    names_before = indexing.names_of(customer)
     if is_new or changed:
         _apply(customer, profile)
+        await indexing.follow_names(session=session, customer=customer, before=names_before)
     if changed:
         customer.version += 1
         customer.updated_at = now
@@ -162,12 +170,13 @@ async def attribute_order(
     identities = await repository.identities_of(session=session, customer_id=customer.customer_id)
 
     if is_new:
-        outgoing.append(events.created(customer, identities))
+        outgoing.append(events.created(customer, identities, attributes=NO_ATTRIBUTES))
     outgoing.extend(events.identity_linked(link) for link in new_links)
     if stored is None:
         outgoing.append(events.order_attributed(row))
     if changed:
-        outgoing.append(events.updated(customer, identities))
+        held = await attributes.attributes_of(session=session, customer_id=customer.customer_id)
+        outgoing.append(events.updated(customer, identities, attributes=held))
     outgoing.extend(consent_events)
     return outgoing
 

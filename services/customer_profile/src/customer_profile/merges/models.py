@@ -2,8 +2,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, UniqueConstraint
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
+
+from customer_profile.pii import EncryptedJSON, EncryptedText
 
 
 class MergeLogEntry(SQLModel, table=True):
@@ -25,10 +26,13 @@ class MergeLogEntry(SQLModel, table=True):
     """`system` for merges the resolution made, else the JWT subject of the admin."""
     reason: str
     """`identity` (an order's identities matched both), `manual`, or `undo`."""
-    note: str | None = None
-    """Free text from the admin."""
-    snapshot: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
-    """What moved and what both customers looked like before: enough to undo the merge."""
+    note: str | None = Field(default=None, sa_column=Column(EncryptedText("merge_log.note")))
+    """Free text from the admin (encrypted: it may name the person)."""
+    snapshot: dict[str, Any] = Field(
+        sa_column=Column(EncryptedJSON("merge_log.snapshot"), nullable=False)
+    )
+    """What moved and what both customers looked like before: enough to undo the merge.
+    Encrypted as a whole: it holds contact data and identity values."""
 
 
 class MergeSuggestion(SQLModel, table=True):
@@ -47,8 +51,11 @@ class MergeSuggestion(SQLModel, table=True):
     merged_id: str = Field(index=True)
     identity_kind: str
     identity_store_id: str | None = None
-    identity_value: str
+    identity_value: str = Field(
+        sa_column=Column(EncryptedText("merge_suggestions.identity_value"), nullable=False)
+    )
     identity_digest: str
+    """The keyed digest of the identity (`identities.digest`)."""
     status: str = Field(index=True)
     """`open`, `dismissed`, or `merged` (by `merge_id`)."""
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -6,6 +6,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
+from customer_profile.customers import repository as customers
 from customer_profile.customers.identities import IdentityKey
 from customer_profile.customers.models import CustomerIdentity, CustomerOrder
 from customer_profile.merges.models import MergeLogEntry, MergeSuggestion
@@ -50,9 +51,11 @@ async def move_identities_back(
     *, session: AsyncSession, keys: Sequence[IdentityKey], from_id: str, to_id: str
 ) -> None:
     """Point those of `keys` that `from_id` still holds at `to_id`."""
+    # An erasure blanks the values in the snapshot the keys come from: those match nothing.
+    keys = [key for key in keys if key.value]
     if not keys:
         return
-    wanted = [(key.kind.value, key.store_id or "", key.value) for key in keys]
+    wanted = customers.identity_columns(keys)
     await session.execute(
         update(CustomerIdentity)
         .where(

@@ -15,6 +15,7 @@ from crm_common.envelope import CloudEvent
 from crm_common.outbox import add_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from customer_profile.attributes import service as attributes
 from customer_profile.customers import events as customer_events
 from customer_profile.customers import repository as customers
 from customer_profile.customers.identities import IdentityKey
@@ -288,7 +289,8 @@ async def _announce(session: AsyncSession, customer: Customer, now: datetime) ->
     customer.version += 1
     customer.updated_at = now
     identities = await customers.identities_of(session=session, customer_id=customer.customer_id)
-    return customer_events.updated(customer, identities)
+    held = await attributes.attributes_of(session=session, customer_id=customer.customer_id)
+    return customer_events.updated(customer, identities, attributes=held)
 
 
 def _set(customer: Customer, values: dict[str, Any]) -> None:

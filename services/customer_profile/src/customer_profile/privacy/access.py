@@ -10,6 +10,8 @@ from uuid import UUID
 from crm_common.envelope import format_rfc3339
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from customer_profile.addresses import service as addresses
+from customer_profile.attributes import service as attributes
 from customer_profile.consents import service as consents
 from customer_profile.consents.schemas import ConsentLogRead, ConsentRead
 from customer_profile.customers import repository as customers
@@ -32,6 +34,11 @@ _TYPED_OR_INTERNAL = frozenset(
         "audit_log",
         "outbox_events",
         "processed_events",
+        # Shown on the profile (tags, traits); digests and undo records that name no one.
+        "customer_attributes",
+        "customer_tags",
+        "customer_name_terms",
+        "attribute_merges",
     }
 )
 
@@ -60,9 +67,12 @@ async def export_customer(
         if their_view is None:
             continue
         theirs = await consents.consents_view(session=session, customer_id=merged_id)
+        their_attributes = await attributes.attributes_of(session=session, customer_id=merged_id)
         merged.append(
             MergedCustomerExport(
-                profile=CustomerRead.of(their_view.customer, their_view.identities),
+                profile=CustomerRead.of(
+                    their_view.customer, their_view.identities, attributes=their_attributes
+                ),
                 consents=[ConsentRead.of(row) for row in theirs.consents],
                 consent_log=[ConsentLogRead.of_entry(row) for row in theirs.log],
             )
@@ -70,7 +80,12 @@ async def export_customer(
     return CustomerExport(
         customer_id=customer_id,
         exported_at=now,
-        profile=CustomerRead.of(view.customer, view.identities),
+        profile=CustomerRead.of(
+            view.customer,
+            view.identities,
+            attributes=await attributes.attributes_of(session=session, customer_id=customer_id),
+            addresses=await addresses.addresses_of(session=session, customer_id=customer_id),
+        ),
         orders=[OrderExport.of(row) for row in sorted(orders, key=lambda o: o.placed_at)],
         consents=[ConsentRead.of(row) for row in held.consents],
         consent_log=[ConsentLogRead.of_entry(row) for row in held.log],

@@ -34,6 +34,25 @@ def record(
     )
 
 
+async def record_shown(
+    *,
+    session: AsyncSession,
+    actor: str,
+    action: str,
+    customer_ids: Sequence[str],
+    now: datetime | None = None,
+) -> None:
+    """`record` for a read that shows many customers at once (a search page): the same entries,
+    written in one statement."""
+    await repository.insert_audit_entries(
+        session=session,
+        at=now or datetime.now(UTC),
+        actor=actor,
+        action=action,
+        customer_ids=list(dict.fromkeys(customer_ids)),
+    )
+
+
 async def record_read(
     *, session: AsyncSession, actor: str, action: str, customer_id: str
 ) -> CustomerErasure | None:

@@ -13,7 +13,7 @@ from customer_profile.privacy import audit
 from customer_profile.privacy.exceptions import CustomerGone
 
 
-def get_customers_topic(request: Request) -> str:
+async def get_customers_topic(request: Request) -> str:
     settings = request.app.state.runtime.settings
     if not isinstance(settings, Settings):
         raise TypeError("customer-profile runs on its own Settings")

@@ -19,6 +19,8 @@ from crm_common.outbox import add_event
 from crm_events.customer import CUSTOMER_ERASED, CustomerErased
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from customer_profile.addresses import service as addresses
+from customer_profile.attributes import service as attributes
 from customer_profile.customers import repository as customers
 from customer_profile.customers import service as customer_service
 from customer_profile.customers.identities import digest
@@ -27,6 +29,7 @@ from customer_profile.privacy import audit, repository
 from customer_profile.privacy.exceptions import MergedIntoAnother
 from customer_profile.privacy.models import CustomerErasure
 from customer_profile.privacy.scrub import scrub
+from customer_profile.search import indexing
 from customer_profile.timeline import service as timeline
 
 SOURCE = "customer-profile"
@@ -104,6 +107,9 @@ async def erase_customer(
         )
     # The timeline finds the pending activity naming the person through their identities: first.
     await timeline.erase(session=session, customer_ids=ids)
+    await addresses.erase(session=session, customer_ids=ids)
+    await attributes.erase(session=session, customer_ids=ids)
+    await indexing.forget(session=session, customer_ids=ids)
     await repository.delete_identities(session=session, customer_ids=ids)
     await repository.delete_sightings(session=session, digests=[digest(k) for k in identities])
     await repository.blank_order_contacts(session=session, customer_ids=ids)

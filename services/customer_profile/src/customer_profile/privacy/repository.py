@@ -1,7 +1,9 @@
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy import DateTime, String, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
@@ -25,6 +27,7 @@ _REGISTERED = (
     MergeSuggestion,
 )
 _erasures = SQLModel.metadata.tables["customer_erasures"]
+_audit = SQLModel.metadata.tables["audit_log"]
 _identities = SQLModel.metadata.tables["customer_identities"]
 _orders = SQLModel.metadata.tables["customer_orders"]
 _consents = SQLModel.metadata.tables["customer_consents"]
@@ -39,6 +42,26 @@ CUSTOMER_COLUMNS = ("customer_id", "survivor_id", "merged_id")
 
 def add_audit_entries(*, session: AsyncSession, entries: Sequence[AuditEntry]) -> None:
     session.add_all(entries)
+
+
+async def insert_audit_entries(
+    *, session: AsyncSession, at: datetime, actor: str, action: str, customer_ids: Sequence[str]
+) -> None:
+    """One entry per customer, in one statement executed at once: the ids travel as one array
+    parameter (cheaper than an ORM object, or a row of parameters, per customer)."""
+    if not customer_ids:
+        return
+    await session.execute(
+        insert(_audit).from_select(
+            ["at", "actor", "action", "customer_id"],
+            select(
+                bindparam("at", at, type_=DateTime(timezone=True)),
+                bindparam("actor", actor, type_=String),
+                bindparam("action", action, type_=String),
+                func.unnest(bindparam("ids", list(customer_ids), type_=ARRAY(String))),
+            ),
+        )
+    )
 
 
 async def get_erasure(*, session: AsyncSession, customer_id: str) -> CustomerErasure | None:
@@ -149,8 +172,15 @@ async def rows_naming(
     """The rows of `table` whose `columns` name one of `customer_ids`.
 
     `table` and `columns` come from the catalogue (`tables_naming_customers`), never from a
-    caller, and are quoted as identifiers all the same.
+    caller, and are quoted as identifiers all the same. A table the models declare is read
+    through them, so that its encrypted columns come back decrypted.
     """
+    declared = SQLModel.metadata.tables.get(table)
+    if declared is not None and all(column in declared.c for column in columns):
+        found = await session.execute(
+            select(declared).where(or_(*(declared.c[c].in_(customer_ids) for c in columns)))
+        )
+        return [dict(row) for row in found.mappings()]
     quoted = _identifier(table)
     condition = " OR ".join(f"{_identifier(column)} IN :ids" for column in columns)
     rows = await session.execute(

@@ -5,7 +5,7 @@ from fastapi import Depends, Request
 from customer_profile.scoring.rules import ScoringRules
 
 
-def get_scoring_rules(request: Request) -> ScoringRules:
+async def get_scoring_rules(request: Request) -> ScoringRules:
     rules: ScoringRules = request.app.state.scoring_rules
     return rules
 

@@ -6,7 +6,6 @@ event breaking its contract is rejected. Any other type on the topic is read len
 `email`, `phone`) or by `data.customer_ref`, `data.email` and `data.phone`.
 """
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +33,10 @@ from customer_profile.customers.identities import (
     normalise_email,
     normalise_phone,
 )
+from customer_profile.pii import keyed_digest
 from customer_profile.timeline.entries import Draft, event_draft, kind_of
+
+ANONYMOUS_DIGEST_PURPOSE = "anonymous-visitor"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +72,12 @@ class Activity:
 
     def anonymous_digest(self) -> str | None:
         """A digest standing for the shop's anonymous visitor id, under which the visitor's
-        activity waits until an event names them together with an identity."""
+        activity waits until an event names them together with an identity (keyed, as the
+        identities' digests are)."""
         if self.anonymous_id is None:
             return None
-        text = "\x1f".join(("anonymous", self.store_id, self.anonymous_id))
-        return hashlib.sha256(text.encode()).hexdigest()
+        text = "\x1f".join((self.store_id, self.anonymous_id))
+        return keyed_digest(ANONYMOUS_DIGEST_PURPOSE, text)
 
 
 class _Shopper(BaseModel):

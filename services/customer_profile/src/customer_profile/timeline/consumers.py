@@ -57,14 +57,20 @@ def activity_handler(
     topic: str,
     guard: IdentityGuard = DEFAULT_GUARD,
     pending_for: timedelta = service.DEFAULT_PENDING,
+    before: Apply | None = None,
 ) -> BatchHandler:
-    """shop.activity.v1: storefront activity naming the shopper by their identities."""
+    """shop.activity.v1: storefront activity naming the shopper by their identities. `before`
+    applies the batch's other concerns first, in the same transaction (the shop customer
+    accounts: `contacts.consumers`); what either rejects is dead-lettered."""
 
     async def apply(
         session: AsyncSession, events: Sequence[CloudEvent[dict[str, Any]]], now: datetime
     ) -> service.Applied:
-        return await service.apply_activity(
+        first = await before(session, events, now) if before is not None else service.Applied()
+        applied = await service.apply_activity(
             session=session, events=events, now=now, guard=guard, pending_for=pending_for
         )
+        applied.rejected = first.rejected | applied.rejected
+        return applied
 
     return _batch_handler(sessions, topic, apply)

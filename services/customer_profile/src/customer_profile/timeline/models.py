@@ -50,8 +50,8 @@ class TimelineMove(SQLModel, table=True):
 
 class PendingActivity(SQLModel, table=True):
     """Storefront activity whose identities no customer holds yet. It waits, keyed by the
-    digests of those identities (never their values), until one of them links to a customer,
-    or until `expires_at`."""
+    keyed digests of those identities (never their values; see `identities.digest`), until one
+    of them links to a customer, or until `expires_at`."""
 
     __tablename__ = "timeline_pending"
     __table_args__ = (

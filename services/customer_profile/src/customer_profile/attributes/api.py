@@ -1,0 +1,66 @@
+from datetime import UTC, datetime
+from email.message import Message
+from typing import Annotated
+
+from crm_common.auth import Principal, Role, requires
+from crm_common.db import transaction
+from crm_common.outbox import add_event
+from fastapi import APIRouter, Body, Depends, Request
+
+from customer_profile.attributes import flows
+from customer_profile.attributes.exceptions import MERGE_PATCH_JSON, NotMergePatch
+from customer_profile.attributes.schemas import AttributesRead, CustomerPatch
+from customer_profile.deps import SessionsDep
+from customer_profile.privacy import audit
+from customer_profile.privacy.deps import CustomersTopic
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+WRITERS = (Role.MARKETER, Role.AGENT)
+"""Who may change tags and traits (admin always may): marketers segment by them, support agents
+note what they learn."""
+UPDATE = "customer.attributes.update"
+"""The audit action: the answer shows the customer's traits."""
+Writer = Annotated[Principal, Depends(requires(*WRITERS))]
+
+
+async def merge_patch_body(request: Request) -> None:
+    """Only `application/merge-patch+json` says how the body applies; anything else is 415."""
+    header = request.headers.get("content-type", "")
+    parsed = Message()
+    parsed["content-type"] = header
+    if parsed.get_content_type() != MERGE_PATCH_JSON:
+        raise NotMergePatch(header)
+
+
+@router.patch(
+    "/{customer_id}",
+    dependencies=[Depends(merge_patch_body)],
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                MERGE_PATCH_JSON: {"schema": {"$ref": "#/components/schemas/CustomerPatch"}}
+            }
+        }
+    },
+)
+async def patch_customer(
+    customer_id: str,
+    patch: Annotated[CustomerPatch, Body(media_type=MERGE_PATCH_JSON)],
+    sessions: SessionsDep,
+    topic: CustomersTopic,
+    principal: Writer,
+) -> AttributesRead:
+    """Change the customer's traits (an RFC 7396 merge patch) and tags (`set`, or `add` and
+    `remove`); marketers, agents and admins. Publishes `crm.customer.updated` when anything
+    changed."""
+    async with transaction(sessions) as session:
+        read, outgoing = await flows.patch_customer(
+            session=session, customer_id=customer_id, patch=patch, now=datetime.now(UTC)
+        )
+        for event in outgoing:
+            add_event(session, topic=topic, key=customer_id, event=event)
+        audit.record(
+            session=session, actor=principal.subject, action=UPDATE, customer_ids=[customer_id]
+        )
+    return read

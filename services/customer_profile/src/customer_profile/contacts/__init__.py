@@ -1,0 +1,1 @@
+"""Contacts from outside orders: imports and shop customer accounts, one ingestion."""

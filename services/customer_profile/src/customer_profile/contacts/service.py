@@ -28,7 +28,7 @@ from customer_profile.consents.models import CustomerConsent
 from customer_profile.consents.rules import Decision
 from customer_profile.contacts.exceptions import NoUsableContact
 from customer_profile.contacts.schemas import Contact, Origin, Outcome, StatedConsent
-from customer_profile.customers import events, repository, resolution
+from customer_profile.customers import events, plans, repository, resolution
 from customer_profile.customers.identities import (
     IdentityGuard,
     IdentityKey,
@@ -38,8 +38,6 @@ from customer_profile.customers.identities import (
 from customer_profile.customers.models import Customer
 from customer_profile.customers.policy import DEFAULT_POLICY, IdentityPolicy
 from customer_profile.customers.profile import Profile, compute_profile
-from customer_profile.merges import service as merges
-from customer_profile.merges import suggestions
 from customer_profile.scoring import service as scoring
 from customer_profile.search import indexing
 from customer_profile.timeline import service as timeline
@@ -113,33 +111,17 @@ async def ingest_contact(
         names_before = indexing.names_of(customer)
     before = _fields(customer)
 
-    outgoing: list[CloudEvent[Any]] = []
-    for planned in plan.merges:
-        merge = await merges.merge_customers(
-            session=session,
-            survivor=customer,
-            merged=resolved.customers[planned.merged_id],
-            actor=origin.actor,
-            reason=merges.IDENTITY,
-            identity=planned.identity,
-            now=now,
-            participants=policy.participants,
-        )
-        outgoing.extend(merge.events)
-    for suggestion in plan.suggestions:
-        await suggestions.suggest(
-            session=session,
-            customer_ids=(suggestion.holder_id, customer.customer_id),
-            identity=suggestion.identity,
-            now=now,
-        )
-    await resolution.record_sightings(session=session, keys=keys, at=now)
-    new_links = [
-        repository.identity_row(key, customer_id=customer.customer_id, linked_at=now, order_id=None)
-        for key in plan.links
-    ]
-    for link in new_links:
-        repository.add_identity(session=session, identity=link)
+    carried = await plans.carry_out(
+        session=session,
+        customer=customer,
+        resolved=resolved,
+        keys=keys,
+        actor=origin.actor,
+        order_id=None,
+        now=now,
+        policy=policy,
+    )
+    outgoing, new_links = carried.events, carried.links
 
     if not is_new:
         orders = await repository.orders_of(session=session, customer_id=customer.customer_id)

@@ -16,7 +16,7 @@ from customer_profile.addresses import service as addresses
 from customer_profile.attributes import service as attributes
 from customer_profile.attributes.schemas import NO_ATTRIBUTES
 from customer_profile.consents import service as consents
-from customer_profile.customers import events, repository, resolution
+from customer_profile.customers import events, plans, repository, resolution
 from customer_profile.customers.exceptions import InvalidLookup, NoUsableIdentity
 from customer_profile.customers.identities import (
     IdentityKey,
@@ -28,7 +28,6 @@ from customer_profile.customers.models import Customer, CustomerIdentity, Custom
 from customer_profile.customers.policy import DEFAULT_POLICY, IdentityPolicy
 from customer_profile.customers.profile import Profile, compute_profile, stored_profile
 from customer_profile.merges import service as merges
-from customer_profile.merges import suggestions
 from customer_profile.privacy import tombstone
 from customer_profile.scoring import service as scoring
 from customer_profile.search import indexing
@@ -103,36 +102,17 @@ async def attribute_order(
         ):
             return []
 
-    outgoing: list[CloudEvent[Any]] = []
-    for planned in plan.merges:
-        merge = await merges.merge_customers(
-            session=session,
-            survivor=customer,
-            merged=resolved.customers[planned.merged_id],
-            actor=merges.SYSTEM,
-            reason=merges.IDENTITY,
-            identity=planned.identity,
-            now=now,
-            participants=policy.participants,
-        )
-        outgoing.extend(merge.events)
-    for suggestion in plan.suggestions:
-        await suggestions.suggest(
-            session=session,
-            customer_ids=(suggestion.holder_id, customer.customer_id),
-            identity=suggestion.identity,
-            now=now,
-        )
-    await resolution.record_sightings(session=session, keys=keys, at=now)
-
-    new_links = [
-        repository.identity_row(
-            key, customer_id=customer.customer_id, linked_at=now, order_id=order.order_id
-        )
-        for key in plan.links
-    ]
-    for link in new_links:
-        repository.add_identity(session=session, identity=link)
+    carried = await plans.carry_out(
+        session=session,
+        customer=customer,
+        resolved=resolved,
+        keys=keys,
+        actor=merges.SYSTEM,
+        order_id=order.order_id,
+        now=now,
+        policy=policy,
+    )
+    outgoing, new_links = carried.events, carried.links
     # Keys held by another customer stay theirs; the order's contact data here are only the
     # keys that now point at this customer.
     own = set(plan.own)

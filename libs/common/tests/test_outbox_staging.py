@@ -4,6 +4,7 @@ relayed with the trace context of the transaction that wrote them."""
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -98,6 +99,31 @@ async def test_rolling_back_a_savepoint_drops_only_the_rows_staged_inside_it(
         add_event(session, topic="t", key=None, event=_event(4))
 
     assert await _stored(sessions) == [1, 3, 4]
+
+
+async def test_flushes_between_stagings_keep_every_staged_row(engine: AsyncEngine) -> None:
+    sessions = db.session_factory(engine)
+
+    def flushed_row(number: int) -> OutboxEvent:
+        payload = json.dumps({"data": {"n": number}}).encode()
+        return OutboxEvent(
+            event_id=str(number), topic="t", payload=payload, created_at=datetime.now(UTC)
+        )
+
+    async with db.transaction(sessions) as session:
+        add_event(session, topic="t", key=None, event=_event(1))
+        session.add(flushed_row(90))
+        await session.flush()
+        savepoint = await session.begin_nested()
+        add_event(session, topic="t", key=None, event=_event(2))
+        session.add(flushed_row(91))
+        await session.flush()
+        await savepoint.rollback()
+        add_event(session, topic="t", key=None, event=_event(3))
+        session.add(flushed_row(92))
+        await session.flush()
+
+    assert await _stored(sessions) == [90, 92, 1, 3]
 
 
 async def test_the_relay_keeps_the_trace_context_of_the_writing_transaction(

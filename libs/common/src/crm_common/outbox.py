@@ -147,6 +147,11 @@ def _insert_staged(session: Session) -> None:
 
 @event.listens_for(Session, "after_transaction_end")
 def _discard_staged(session: Session, ended: SessionTransaction) -> None:
+    # Every flush runs in a subtransaction of its own, which no staged row is tagged with (rows
+    # belong to the transaction or a savepoint): passing those over keeps a transaction that
+    # flushes often while staging many events linear rather than quadratic.
+    if ended.parent is not None and not ended.nested:
+        return
     # A commit (of the transaction or a savepoint) inserts every staged row first, so rows still
     # staged inside a transaction that ended were rolled back (or closed) with it.
     staged = session.info.get(_STAGED)

@@ -29,7 +29,6 @@ import json
 import os
 import random
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,12 +38,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+import _harness as harness
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from crm_common.auth import issue_token
 from crm_common.devtoken import ensure_key_pair
 from crm_common.envelope import CloudEvent, to_json_bytes
@@ -149,41 +147,6 @@ async def produce(bootstrap: str, topic: str, messages: Sequence[Payload]) -> No
         await producer.stop()
 
 
-async def delete_topics(bootstrap: str, topics: Sequence[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        doomed = [topic for topic in topics if topic in existing]
-        if doomed:
-            await admin.delete_topics(doomed)
-    finally:
-        await admin.close()
-
-
-def _database_url(server_url: str, database: str) -> str:
-    return urlunsplit(urlsplit(server_url)._replace(path=f"/{database}"))
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(server_url: str) -> AsyncIterator[str]:
-    name = f"bench_customer_profile_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(_database_url(server_url, "postgres"))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield _database_url(server_url, name)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.asynccontextmanager
 async def service_process(env: dict[str, str], log_path: Path) -> AsyncIterator[None]:
     """customer-profile in a process of its own, once it is ready."""
@@ -272,7 +235,7 @@ async def run_pass(
     private_key, public_key = ensure_key_pair(workdir / "jwt")
     await ensure_topics(bootstrap, [orders_topic], partitions=partitions)
     try:
-        async with fresh_database(server_url) as database_url:
+        async with harness.fresh_database(server_url, "bench_customer_profile") as database_url:
             env = {
                 "CUSTOMER_PROFILE_DATABASE_URL": database_url,
                 "CUSTOMER_PROFILE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -281,7 +244,7 @@ async def run_pass(
                 "CUSTOMER_PROFILE_CUSTOMERS_TOPIC": customers_topic,
                 "CUSTOMER_PROFILE_CONSUMER_GROUP": f"bench-customer-profile-{suffix}",
                 "CUSTOMER_PROFILE_JWT_PUBLIC_KEY_FILE": str(public_key),
-                "CUSTOMER_PROFILE_HTTP_PORT": str(_free_port()),
+                "CUSTOMER_PROFILE_HTTP_PORT": str(harness.free_port()),
                 "CUSTOMER_PROFILE_SCORING_NIGHTLY": "false",
                 # A key of the benchmark's own, for a service that encrypts personal data.
                 "CUSTOMER_PROFILE_PII_KEYS": json.dumps(
@@ -318,7 +281,7 @@ async def run_pass(
             finally:
                 await connection.close()
     finally:
-        await delete_topics(
+        await harness.delete_topics(
             bootstrap,
             [t for topic in (orders_topic, customers_topic) for t in (topic, dlq_topic(topic))],
         )

@@ -38,10 +38,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+import _harness as harness
 import asyncpg
 import httpx
+from _harness import percentile
 from asgi_lifespan import LifespanManager
 from crm_common import db
 from crm_common.auth import issue_token
@@ -444,11 +445,6 @@ class Measured:
     slowest: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
 
 
-def _percentile(values: Sequence[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
 class Capture:
     """The SQL the app sends while `on`: what EXPLAIN ANALYZE replays."""
 
@@ -587,7 +583,7 @@ def report(
         ms = [s * 1000 for s in measured.seconds]
         scans = sorted(set(plans[kind][0]))
         lines.append(
-            f"| {kind} | {len(ms)} | {_percentile(ms, 0.5):.1f} | {_percentile(ms, 0.99):.1f} "
+            f"| {kind} | {len(ms)} | {percentile(ms, 0.5):.1f} | {percentile(ms, 0.99):.1f} "
             f"| {max(ms):.1f} | {statistics.fmean(measured.rows):.1f} | {measured.pages} "
             f"| {plans[kind][1]:.2f} | {'; '.join(scans)} |"
         )
@@ -611,10 +607,6 @@ def bench_keys(seed: int) -> dict[str, str]:
     }
 
 
-def _database_url(server_url: str, database: str) -> str:
-    return urlunsplit(urlsplit(server_url)._replace(path=f"/{database}"))
-
-
 async def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -629,8 +621,8 @@ async def main(argv: Sequence[str] | None = None) -> None:
     pii.configure(pii.Keyring.from_settings(pii.PiiKeySettings()))
 
     name = args.database or f"bench_customer_search_{secrets.token_hex(4)}"
-    database_url = _database_url(server_url, name)
-    admin = await asyncpg.connect(_database_url(server_url, "postgres"))
+    database_url = harness.database_url(server_url, name)
+    admin = await asyncpg.connect(harness.database_url(server_url, "postgres"))
     timings: dict[str, float] = {}
     try:
         rng = random.Random(args.seed)
@@ -655,8 +647,8 @@ async def main(argv: Sequence[str] | None = None) -> None:
             json.dumps(
                 {
                     kind: {
-                        "p50_ms": round(_percentile(m.seconds, 0.5) * 1000, 2),
-                        "p99_ms": round(_percentile(m.seconds, 0.99) * 1000, 2),
+                        "p50_ms": round(percentile(m.seconds, 0.5) * 1000, 2),
+                        "p99_ms": round(percentile(m.seconds, 0.99) * 1000, 2),
                         "rows_mean": round(statistics.fmean(m.rows), 1),
                     }
                     for kind, m in results.items()

@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,12 +28,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+import _harness as harness
 import asyncpg
 import httpx
+from _harness import percentile
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from crm_common.auth import issue_token
 from crm_common.devtoken import ensure_key_pair
 from crm_common.envelope import CloudEvent, to_json_bytes
@@ -73,10 +72,6 @@ class Pass:
 
     def lags(self) -> list[int]:
         return sorted(self.out_ms[k] - self.sent_ms[k] for k in self.out_ms)
-
-
-def _percentile(values: Sequence[int], fraction: float) -> float:
-    return float(values[min(len(values) - 1, round(fraction * (len(values) - 1)))])
 
 
 def payloads(store_id: str, count: int) -> list[Payload]:
@@ -180,43 +175,8 @@ async def broker_pass(bootstrap: str, messages: Sequence[Payload], partitions: i
         result = Pass(sent_ms=await produce(bootstrap, topic, keyed), out_ms={})
         result.out_ms = await reader
     finally:
-        await delete_topics(bootstrap, [topic, dlq_topic(topic)])
+        await harness.delete_topics(bootstrap, [topic, dlq_topic(topic)])
     return result
-
-
-async def delete_topics(bootstrap: str, topics: Sequence[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        doomed = [topic for topic in topics if topic in existing]
-        if doomed:
-            await admin.delete_topics(doomed)
-    finally:
-        await admin.close()
-
-
-def _database_url(server_url: str, database: str) -> str:
-    return urlunsplit(urlsplit(server_url)._replace(path=f"/{database}"))
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(server_url: str) -> AsyncIterator[str]:
-    name = f"bench_order_sync_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(_database_url(server_url, "postgres"))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield _database_url(server_url, name)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextlib.asynccontextmanager
@@ -295,7 +255,7 @@ async def order_sync_pass(
     token = issue_token(private_key.read_text(), subject="bench", roles=["admin"])
     progress = Progress()
     try:
-        async with fresh_database(server_url) as database_url:
+        async with harness.fresh_database(server_url, "bench_order_sync") as database_url:
             env = {
                 "ORDER_SYNC_DATABASE_URL": database_url,
                 "ORDER_SYNC_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -303,7 +263,7 @@ async def order_sync_pass(
                 "ORDER_SYNC_SHOP_ORDERS_TOPIC": shop_topic,
                 "ORDER_SYNC_ORDERS_TOPIC": orders_topic,
                 "ORDER_SYNC_JWT_PUBLIC_KEY_FILE": str(public_key),
-                "ORDER_SYNC_HTTP_PORT": str(_free_port()),
+                "ORDER_SYNC_HTTP_PORT": str(harness.free_port()),
             }
             async with order_sync_process(env, workdir / "order-sync.log") as base_url:
                 async with httpx.AsyncClient(base_url=base_url) as client:
@@ -335,7 +295,7 @@ async def order_sync_pass(
                 stop.set()
                 await watcher
     finally:
-        await delete_topics(
+        await harness.delete_topics(
             bootstrap,
             [t for topic in (shop_topic, orders_topic) for t in (topic, dlq_topic(topic))],
         )
@@ -347,7 +307,7 @@ def report(orders: int, partitions: int, broker: Pass, order_sync: Pass, progres
         lags = run.lags()
         return (
             f"| {name} | {rate:,.0f} | {measured} "
-            f"| {_percentile(lags, 0.5) / 1000:.2f} | {_percentile(lags, 0.99) / 1000:.2f} |"
+            f"| {percentile(lags, 0.5) / 1000:.2f} | {percentile(lags, 0.99) / 1000:.2f} |"
         )
 
     lines = [
@@ -417,8 +377,8 @@ async def main(argv: Sequence[str] | None = None) -> None:
                 "order_sync_orders_per_s": round(order_sync.sustained()),
                 "order_sync_end_to_end_per_s": round(order_sync.end_to_end()),
                 "ratio": round(order_sync.sustained() / broker.end_to_end(), 3),
-                "p50_lag_s": _percentile(order_sync.lags(), 0.5) / 1000,
-                "p99_lag_s": _percentile(order_sync.lags(), 0.99) / 1000,
+                "p50_lag_s": percentile(order_sync.lags(), 0.5) / 1000,
+                "p99_lag_s": percentile(order_sync.lags(), 0.99) / 1000,
             }
         )
         + "\n"

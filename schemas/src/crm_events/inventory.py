@@ -31,7 +31,8 @@ class StockChangeReason(StrEnum):
     ORDER_PAID = "order_paid"
     """An order's payment was captured: its lines left the stock."""
     ORDER_CANCELLED = "order_cancelled"
-    """A paid order was cancelled: what it took came back."""
+    """A paid order was cancelled, or some of its units were (a refund restocked them): what
+    they took came back."""
     ORDER_RETURNED = "order_returned"
     """A paid order was returned: what it took came back."""
     MANUAL = "manual"

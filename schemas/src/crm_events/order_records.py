@@ -83,6 +83,9 @@ class RefundLine(ContractModel):
     quantity: int = Field(ge=0)
     amount: Money | None = None
     """What was refunded for these units, when the shop says."""
+    restocked: bool = False
+    """These units went back into the shop's stock with the refund itself: cancelled before
+    they shipped (a return received restocks through `returns` instead)."""
 
 
 class Refund(ContractModel):

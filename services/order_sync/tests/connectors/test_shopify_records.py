@@ -40,6 +40,7 @@ def test_the_documented_refund_maps_field_by_field(payload: Payload) -> None:
     assert refund.processed_at == NEW_YEAR
     assert refund.note == "Things were damaged"
     assert refund.restocked is False  # both lines no_restock
+    assert [line.restocked for line in refund.lines] == [False, False]
     assert [
         (line.line_external_id, line.sku, line.quantity, line.amount) for line in refund.lines
     ] == [
@@ -62,6 +63,23 @@ def test_refund_lines_restocked_as_returned_make_a_received_return(payload: Payl
     assert [(line.line_external_id, line.sku, line.quantity) for line in returned.lines] == [
         ("141249953214522980", "IPOD2008PINK", 1)
     ]
+
+
+@pytest.mark.parametrize("restock_type", ["cancel", "legacy_restock"])
+def test_refund_lines_restocked_with_the_refund_are_marked_restocked(
+    payload: Payload, restock_type: str
+) -> None:
+    body = payload("shopify/refunds_create")
+    body["refund_line_items"][0]["restock_type"] = restock_type
+    body["refund_line_items"][1]["restock_type"] = "return"
+
+    part = shopify_records.part_from_payload("refunds/create", body, store_id="s1")
+
+    (refund,) = part.refunds
+    assert refund.restocked is True
+    # The returned line restocks through its return, not twice.
+    assert [line.restocked for line in refund.lines] == [True, False]
+    assert [line.line_external_id for line in part.returns[0].lines] == ["141249953214522980"]
 
 
 def test_a_return_linked_to_the_refund_is_named_by_its_own_id(payload: Payload) -> None:

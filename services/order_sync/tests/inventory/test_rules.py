@@ -39,11 +39,24 @@ def received(key: str, *lines: tuple[str, int], status: str = "received") -> dic
     }
 
 
+def refunded(key: str, *lines: tuple[str, int, bool]) -> dict[str, Any]:
+    """A refund of `lines` (order line id, quantity, restocked with the refund)."""
+    return {
+        "external_id": key,
+        "amount": "1.00",
+        "lines": [
+            {"line_external_id": line, "quantity": qty, "restocked": restocked}
+            for line, qty, restocked in lines
+        ],
+    }
+
+
 def stock(
     financial: F = F.PAID,
     *,
     cancelled: bool = False,
     returns: list[dict[str, Any]] | None = None,
+    refunds: list[dict[str, Any]] | None = None,
     lines: list[dict[str, Any]] | None = None,
 ) -> OrderStock:
     order = CanonicalOrder.model_validate(
@@ -53,6 +66,7 @@ def stock(
             "cancelled_at": CANCELLED_AT if cancelled else None,
             "lines": lines if lines is not None else MUGS,
             "returns": returns or [],
+            "refunds": refunds or [],
         }
     )
     return OrderStock.of(order, order_id="o-1")
@@ -72,12 +86,12 @@ def moved(states: Iterable[OrderStock]) -> dict[str, int]:
     totals: dict[str, int] = {}
     for state in states:
         for movement in due_movements(state, recorded):
-            kind, ref = movement
+            kind, _ = movement
             if kind is M.SALE:
                 lines = state.lines
             else:
                 earlier = [lines for (k, _), lines in recorded.items() if k is not M.SALE]
-                wanted = dict(state.returns).get(ref) if kind is M.RETURN else None
+                wanted = None if movement == CANCEL else dict(state.restocks)[movement]
                 lines = restock(recorded[SALE], earlier, wanted)
             recorded[movement] = lines
             for sku, delta in signed(kind, lines):
@@ -173,11 +187,46 @@ def test_a_return_line_names_its_sku_or_the_order_line_it_came_from() -> None:
         received("r-2", ("l-2", 2), ("l-unknown", 4)),
         {"status": "closed", "lines": [{"line_external_id": "l-1", "quantity": 1}]},
     ]
-    assert stock(returns=returns).returns == (
-        ("r-1", (("MUG-1", 1),)),
-        ("r-2", (("TEA-9", 2),)),
-        ("#2", (("MUG-1", 1),)),
+    assert stock(returns=returns).restocks == (
+        ((M.RETURN, "r-1"), (("MUG-1", 1),)),
+        ((M.RETURN, "r-2"), (("TEA-9", 2),)),
+        ((M.RETURN, "#2"), (("MUG-1", 1),)),
     )
+
+
+def test_units_a_refund_restocked_come_back_once_per_refund() -> None:
+    first = [refunded("rf-1", ("l-1", 1, True), ("l-2", 3, False))]
+    both = [*first, refunded("rf-2", ("l-2", 2, True))]
+    states = [stock(), stock(refunds=first), stock(refunds=first), stock(refunds=both)]
+
+    assert replay(states) == [SALE, (M.CANCEL, "refund:rf-1"), (M.CANCEL, "refund:rf-2")]
+    assert moved(states) == {"MUG-1": -1, "TEA-9": -1}
+
+
+def test_a_refund_that_restocked_nothing_moves_nothing() -> None:
+    states = [stock(), stock(refunds=[refunded("rf-1", ("l-1", 2, False))])]
+    assert replay(states) == [SALE]
+
+
+def test_a_cancel_after_a_restocking_refund_gives_back_only_the_rest() -> None:
+    refunds = [refunded("rf-1", ("l-2", 3, True))]
+    states = [stock(), stock(refunds=refunds), stock(refunds=refunds, cancelled=True)]
+
+    assert replay(states) == [SALE, (M.CANCEL, "refund:rf-1"), CANCEL]
+    assert moved(states) == {"MUG-1": 0, "TEA-9": 0}
+
+
+def test_returns_and_restocking_refunds_together_never_give_back_more_than_was_sold() -> None:
+    returns = [received("r-1", ("l-1", 2))]
+    refunds = [refunded("rf-1", ("l-1", 1, True), ("l-2", 9, True)), refunded("rf-2")]
+    state = stock(returns=returns, refunds=refunds)
+
+    assert replay([state]) == [SALE, (M.RETURN, "r-1"), (M.CANCEL, "refund:rf-1")]
+    assert moved([state]) == {"MUG-1": 0, "TEA-9": 0}
+
+
+def test_a_restocking_refund_before_any_sale_moves_nothing() -> None:
+    assert replay([stock(F.PENDING, refunds=[refunded("rf-1", ("l-1", 1, True))])]) == []
 
 
 def test_a_restock_is_capped_by_the_sale_less_earlier_restocks() -> None:
@@ -241,5 +290,5 @@ def test_order_stock_reads_the_order() -> None:
         lines=(("MUG-1", 2), ("TEA-9", 3)),
         captured=True,
         cancelled=True,
-        returns=(("r-1", (("MUG-1", 1),)),),
+        restocks=(((M.RETURN, "r-1"), (("MUG-1", 1),)),),
     )

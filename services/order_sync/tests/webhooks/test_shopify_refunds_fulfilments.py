@@ -157,6 +157,68 @@ async def test_a_shipment_is_delivered_and_a_refund_returns_goods_to_stock(
     ) == [(1, 1, 1)]
 
 
+async def test_units_a_refund_cancelled_go_back_to_stock_once_and_the_cancel_gives_the_rest(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    auth: Callable[..., dict[str, str]],
+    register_store: Callable[..., Awaitable[httpx.Response]],
+    fixture_bytes: Callable[[str], bytes],
+    post_shopify: Post,
+    store_id: str,
+) -> None:
+    await register_store(client, store_id, platform="shopify", webhook_secret=SECRET)
+    admin, viewer = auth("admin"), auth("viewer")
+    url = f"/v1/inventory/IPOD2008PINK?store_id={store_id}"
+    assert (await client.put(url, json={"quantity": 10}, headers=admin)).status_code == 200
+    order_id = order_id_for(store_id, SHOPIFY_ORDER)
+
+    async def post(topic: str, payload: Json, webhook_id: str) -> str:
+        response = await post_shopify(
+            client, store_id, body(payload), secret=SECRET, topic=topic, webhook_id=webhook_id
+        )
+        assert response.status_code == 200, response.text
+        outcome: str = response.json()["outcome"]
+        return outcome
+
+    async def stock() -> int:
+        quantity: int = (await client.get(url, headers=viewer)).json()["quantity"]
+        return quantity
+
+    order = paid_order(fixture_bytes)
+    assert await post("orders/create", order, "o-1") == "applied"
+    assert await stock() == 8
+
+    # One of the two units taken off the order before it shipped, and put back on the shelf.
+    refund: Json = json.loads(fixture_bytes("shopify/refunds_create"))
+    refund["refund_line_items"][0]["restock_type"] = "cancel"
+    assert await post("refunds/create", refund, "r-1") == "applied"
+    assert await post("refunds/create", refund, "r-2") == "unchanged"
+    assert await stock() == 9
+
+    cancelled = {
+        **order,
+        "cancelled_at": "2022-01-05T10:00:00-05:00",
+        "updated_at": "2022-01-05T10:00:00-05:00",
+        "refunds": [refund],
+    }
+    assert await post("orders/cancelled", cancelled, "o-2") == "applied"
+    assert await stock() == 10  # the other unit; never more than the sale took
+
+    assert await rows(
+        app,
+        "SELECT kind, ref, lines FROM stock_movements WHERE order_id = :o"
+        " ORDER BY created_at, ref",
+        o=order_id,
+    ) == [
+        ("order_paid", "", [["IPOD2008PINK", 2]]),
+        ("order_cancelled", "refund:890088186047892400", [["IPOD2008PINK", 1]]),
+        ("order_cancelled", "", [["IPOD2008PINK", 1]]),
+    ]
+    stored = (await client.get(f"/v1/orders/{order_id}", headers=viewer)).json()
+    assert [line["restocked"] for line in stored["refunds"][0]["lines"]] == [True, False]
+    assert stored["returns"] == []
+
+
 async def test_a_full_order_revision_after_a_part_keeps_what_the_part_added(
     client: httpx.AsyncClient,
     auth: Callable[..., dict[str, str]],

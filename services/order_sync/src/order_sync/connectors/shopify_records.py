@@ -3,7 +3,8 @@ our canonical order: refunds, shipments, and the returns that refunds restock.
 
 They come inside every `orders/*` payload (`refunds`, `fulfillments`) and on their own as
 `refunds/create`, `fulfillments/create` and `fulfillments/update`, which name their order by
-`order_id`. A refund line restocked as `return` is a return received.
+`order_id`. A refund line restocked as `return` is a return received; one restocked as `cancel`
+(or the deprecated `legacy_restock`) went back in stock with the refund.
 """
 
 from decimal import Decimal
@@ -43,7 +44,8 @@ _SHIPMENT_STATUS = {
     "picked_up": "delivered",
     "failure": "failure",
 }
-_RESTOCKED = frozenset({"return", "cancel", "legacy_restock"})
+_RESTOCKED_WITH_REFUND = frozenset({"cancel", "legacy_restock"})
+_RESTOCKED = frozenset({"return", *_RESTOCKED_WITH_REFUND})
 _RESTOCK_TYPES = {kind: kind for kind in ("no_restock", *_RESTOCKED)}
 
 
@@ -123,6 +125,10 @@ def refund(read: Reader, item: Json, path: str) -> tuple[dict[str, Any], dict[st
         for index, line in enumerate(raw_lines)
     ]
     restock_types = [str(line.get("restock_type")) for line in raw_lines]
+    for line, restock in zip(lines, restock_types, strict=True):
+        # Units cancelled before they shipped go back on the shelf with the refund itself;
+        # returned ones come back through the return below.
+        line["restocked"] = restock in _RESTOCKED_WITH_REFUND
     fields = {
         "external_id": read.ident(item.get("id"), f"{path}id"),
         "amount": amount,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from crm_events.inventory import StockChangeReason
-from crm_events.order_records import record_key
+from crm_events.order_records import RefundLine, ReturnLine, record_key
 from crm_events.shop import CanonicalOrder, FinancialStatus
 
 # Once the money was captured the goods are sold, whatever was refunded since.
@@ -27,8 +27,10 @@ class MovementKind(StrEnum):
 RESTOCKS = frozenset({MovementKind.CANCEL, MovementKind.RETURN})
 
 Movement = tuple[MovementKind, str]
-"""A movement's kind and reference: the return's key for a return, "" for the others. An
-order gets each (kind, reference) at most once."""
+"""A movement's kind and reference: the return's key for a return, `refund:` and the refund's
+key for units a refund restocked, "" for the sale and the order's cancel. An order gets each
+(kind, reference) at most once."""
+REFUND_REF = "refund:"
 SALE: Movement = (MovementKind.SALE, "")
 CANCEL: Movement = (MovementKind.CANCEL, "")
 
@@ -42,8 +44,10 @@ class OrderStock:
     lines: Lines
     captured: bool
     cancelled: bool
-    returns: tuple[tuple[str, Lines], ...] = ()
-    """The returns received: each one's key and the (sku, quantity) pairs sent back."""
+    restocks: tuple[tuple[Movement, Lines], ...] = ()
+    """What came back to the shelf, each with the movement it owes: every return received, and
+    every refund's lines the shop restocked with the refund itself (units cancelled before
+    they shipped)."""
 
     @classmethod
     def of(cls, order: CanonicalOrder, *, order_id: str) -> "OrderStock":
@@ -53,25 +57,34 @@ class OrderStock:
             lines=sku_lines((line.sku, line.quantity) for line in order.lines),
             captured=order.financial_status in _CAPTURED,
             cancelled=order.cancelled_at is not None,
-            returns=received_returns(order) if order.returns else (),
+            restocks=restocks(order) if order.returns or order.refunds else (),
         )
 
 
-def received_returns(order: CanonicalOrder) -> tuple[tuple[str, Lines], ...]:
-    """Each received return's key and lines; a return line without a SKU takes the SKU of the
-    order line it names."""
+def restocks(order: CanonicalOrder) -> tuple[tuple[Movement, Lines], ...]:
+    """Each received return's and each restocking refund's movement and lines, returns first;
+    a line without a SKU takes the SKU of the order line it names."""
     skus = {line.external_id: line.sku for line in order.lines if line.external_id is not None}
-    return tuple(
-        (
-            record_key(position, returned.external_id),
-            sku_lines(
-                (line.sku or skus.get(line.line_external_id or ""), line.quantity)
-                for line in returned.lines
-            ),
+
+    def lines_of(lines: Iterable[ReturnLine | RefundLine]) -> Lines:
+        return sku_lines(
+            (line.sku or skus.get(line.line_external_id or ""), line.quantity) for line in lines
         )
-        for position, returned in enumerate(order.returns)
-        if returned.received
-    )
+
+    returned = [
+        ((MovementKind.RETURN, record_key(position, item.external_id)), lines_of(item.lines))
+        for position, item in enumerate(order.returns)
+        if item.received
+    ]
+    cancelled = [
+        (
+            (MovementKind.CANCEL, REFUND_REF + record_key(position, refund.external_id)),
+            lines_of(line for line in refund.lines if line.restocked),
+        )
+        for position, refund in enumerate(order.refunds)
+        if any(line.restocked for line in refund.lines)
+    ]
+    return tuple(returned + cancelled)
 
 
 def sku_lines(lines: Iterable[tuple[str | None, int]]) -> Lines:
@@ -88,9 +101,9 @@ def due_movements(order: OrderStock, recorded: Collection[Movement]) -> list[Mov
     order they apply.
 
     The sale comes when the money is captured, unless the order is already cancelled by then
-    (it never took any stock). Then each received return gives its lines back, and a cancel
-    gives back whatever the returns left. Asking again after recording the answer gives
-    nothing, so a duplicate or replayed transition moves nothing.
+    (it never took any stock). Then each received return and each restocking refund gives its
+    lines back, and a cancel gives back whatever they left. Asking again after recording the
+    answer gives nothing, so a duplicate or replayed transition moves nothing.
     """
     due: list[Movement] = []
     if SALE not in recorded:
@@ -99,11 +112,7 @@ def due_movements(order: OrderStock, recorded: Collection[Movement]) -> list[Mov
         due.append(SALE)
     if CANCEL in recorded:
         return due  # everything sold is back already
-    due.extend(
-        (MovementKind.RETURN, key)
-        for key, _ in order.returns
-        if (MovementKind.RETURN, key) not in recorded
-    )
+    due.extend(movement for movement, _ in order.restocks if movement not in recorded)
     if order.cancelled:
         due.append(CANCEL)
     return due
@@ -127,9 +136,12 @@ def signed(kind: MovementKind, lines: Sequence[tuple[str, int]]) -> list[tuple[s
     return [(sku, sign * quantity) for sku, quantity in lines]
 
 
-def returned_lines(order: OrderStock, key: str) -> Lines:
-    """The lines of the received return `key`."""
-    return dict(order.returns).get(key, ())
+def restocked_lines(order: OrderStock, movement: Movement) -> Lines | None:
+    """The lines `movement` gives back: a return's or a refund's own; None for the order's
+    cancel, which gives back whatever is left."""
+    if movement == CANCEL:
+        return None
+    return dict(order.restocks).get(movement, ())
 
 
 def is_low(quantity: int, threshold: int | None) -> bool:

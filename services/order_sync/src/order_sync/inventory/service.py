@@ -20,13 +20,12 @@ from order_sync.inventory.rules import (
     SALE,
     Lines,
     Movement,
-    MovementKind,
     OrderStock,
     crossed_low,
     due_movements,
     restock,
+    restocked_lines,
     restocked_so_far,
-    returned_lines,
     signed,
 )
 from order_sync.inventory.schemas import StockLevelRead, StockLevelSet, StockPage
@@ -134,7 +133,7 @@ async def apply_order_transitions(*, session: AsyncSession, changes: Sequence[Or
     """
     orders = [OrderStock.of(order, order_id=order.order_id) for order, _ in changes]
     # A restock needs no lines of the current revision: it gives back what the sale recorded.
-    orders = [o for o in orders if (o.lines and o.captured) or o.cancelled or o.returns]
+    orders = [o for o in orders if (o.lines and o.captured) or o.cancelled or o.restocks]
     if not orders:
         return
     # Movements are recorded in the transaction that stores a version, so an order stored for
@@ -203,15 +202,13 @@ def _applied(
     tracked: Mapping[tuple[str, str], StockLevel],
 ) -> Lines:
     """The (sku, quantity) pairs `movement` moves."""
-    kind, ref = movement
-    if kind is MovementKind.SALE:
+    if movement == SALE:
         # Only tracked SKUs move; the sale records what it took so that a restock (which may
         # come after the SKU started being tracked) gives back no more than that.
         return tuple((sku, qty) for sku, qty in order.lines if (order.store_id, sku) in tracked)
     sold = recorded.get(SALE, ())
     earlier = restocked_so_far({m: lines for m, lines in recorded.items() if m != movement})
-    wanted = returned_lines(order, ref) if kind is MovementKind.RETURN else None
-    return restock(sold, earlier, wanted)
+    return restock(sold, earlier, restocked_lines(order, movement))
 
 
 def _announce(

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,7 +42,11 @@ from crm_events.shop import CANONICAL_ORDER_EXAMPLE, ORDER_UPSERTED
 from order_sync.orders.events import order_id_for
 
 PLACED = b'"type":"crm.order.placed"'
+FORWARDER = Path(__file__).with_name("_forwarder.py")
 SAMPLE_SECONDS = 0.5
+
+
+Ready = Callable[[], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -179,37 +183,82 @@ async def broker_pass(bootstrap: str, messages: Sequence[Payload], partitions: i
     return result
 
 
+async def forwarder_pass(
+    bootstrap: str, messages: Sequence[Payload], partitions: int, workdir: Path
+) -> Pass:
+    """The same shop records through `_forwarder.py` (consume, publish two records per order,
+    no database) in a process of its own, read back as order-sync's events are."""
+    suffix = secrets.token_hex(4)
+    source, target = f"bench.shop.plain.{suffix}", f"bench.crm.plain.{suffix}"
+    await ensure_topics(bootstrap, [source, target], partitions=partitions)
+    log_path = workdir / "forwarder.log"
+
+    async def ready() -> bool:
+        return log_path.exists() and b"ready" in log_path.read_bytes()
+
+    args = [str(FORWARDER), bootstrap, source, target, f"bench.forwarder.{suffix}"]
+    try:
+        async with process("forwarder", args, {}, log_path, ready):
+            reader = asyncio.create_task(
+                collect(
+                    bootstrap,
+                    target,
+                    {m.order_id for m in messages},
+                    timeout=max(300, len(messages) / 100),
+                    placed_only=True,
+                )
+            )
+            result = Pass(sent_ms=await produce(bootstrap, source, messages), out_ms={})
+            result.out_ms = await reader
+    finally:
+        await harness.delete_topics(bootstrap, [source, target])
+    return result
+
+
 @contextlib.asynccontextmanager
-async def order_sync_process(env: dict[str, str], log_path: Path) -> AsyncIterator[str]:
-    """order-sync in a process of its own; yields its base URL once it is ready."""
-    base_url = f"http://127.0.0.1:{env['ORDER_SYNC_HTTP_PORT']}"
+async def process(
+    name: str, args: Sequence[str], env: dict[str, str], log_path: Path, ready: Ready
+) -> AsyncIterator[None]:
+    """`python args` in a process of its own, output to `log_path`; yields once `ready()`."""
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", "from order_sync.main import run; run()"],
+        child = subprocess.Popen(
+            [sys.executable, *args],
             env={**os.environ, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         try:
-            async with httpx.AsyncClient(base_url=base_url) as client:
-                deadline = time.monotonic() + 90
-                while True:
-                    if process.poll() is not None:
-                        raise RuntimeError(f"order-sync exited; see {log_path}")
-                    with contextlib.suppress(httpx.HTTPError):
-                        if (await client.get("/health/ready")).status_code == 200:
-                            break
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"order-sync not ready after 90s; see {log_path}")
-                    await asyncio.sleep(0.2)
-            yield base_url
+            deadline = time.monotonic() + 90
+            while not await ready():
+                if child.poll() is not None:
+                    raise RuntimeError(f"{name} exited; see {log_path}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} not ready after 90s; see {log_path}")
+                await asyncio.sleep(0.2)
+            yield
         finally:
-            process.terminate()
+            child.terminate()
             try:
-                process.wait(timeout=30)
+                child.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                child.kill()
+                child.wait()
+
+
+@contextlib.asynccontextmanager
+async def order_sync_process(env: dict[str, str], log_path: Path) -> AsyncIterator[str]:
+    """order-sync in a process of its own; yields its base URL once it is ready."""
+    base_url = f"http://127.0.0.1:{env['ORDER_SYNC_HTTP_PORT']}"
+    async with httpx.AsyncClient(base_url=base_url) as client:
+
+        async def ready() -> bool:
+            with contextlib.suppress(httpx.HTTPError):
+                return (await client.get("/health/ready")).status_code == 200
+            return False
+
+        args = ["-c", "from order_sync.main import run; run()"]
+        async with process("order-sync", args, env, log_path, ready):
+            yield base_url
 
 
 @dataclass
@@ -248,6 +297,7 @@ async def order_sync_pass(
     messages: Sequence[Payload],
     partitions: int,
     workdir: Path,
+    replicas: int,
 ) -> tuple[Pass, Progress]:
     suffix = secrets.token_hex(4)
     shop_topic, orders_topic = f"bench.shop.orders.{suffix}", f"bench.crm.orders.{suffix}"
@@ -263,10 +313,19 @@ async def order_sync_pass(
                 "ORDER_SYNC_SHOP_ORDERS_TOPIC": shop_topic,
                 "ORDER_SYNC_ORDERS_TOPIC": orders_topic,
                 "ORDER_SYNC_JWT_PUBLIC_KEY_FILE": str(public_key),
-                "ORDER_SYNC_HTTP_PORT": str(harness.free_port()),
             }
-            async with order_sync_process(env, workdir / "order-sync.log") as base_url:
-                async with httpx.AsyncClient(base_url=base_url) as client:
+            async with contextlib.AsyncExitStack() as stack:
+                # Replicas share the database and the consumer group, as a scaled deployment's.
+                base_urls = [
+                    await stack.enter_async_context(
+                        order_sync_process(
+                            {**env, "ORDER_SYNC_HTTP_PORT": str(harness.free_port())},
+                            workdir / f"order-sync-{replica}.log",
+                        )
+                    )
+                    for replica in range(1, replicas + 1)
+                ]
+                async with httpx.AsyncClient(base_url=base_urls[0]) as client:
                     response = await client.post(
                         "/v1/stores",
                         json={
@@ -302,7 +361,13 @@ async def order_sync_pass(
     return result, progress
 
 
-def report(orders: int, partitions: int, broker: Pass, order_sync: Pass, progress: Progress) -> str:
+def report(
+    args: argparse.Namespace,
+    broker: Pass,
+    forwarder: Pass,
+    order_sync: Pass,
+    progress: Progress,
+) -> str:
     def row(name: str, rate: float, measured: str, run: Pass) -> str:
         lags = run.lags()
         return (
@@ -311,7 +376,8 @@ def report(orders: int, partitions: int, broker: Pass, order_sync: Pass, progres
         )
 
     lines = [
-        f"order-sync benchmark: {orders:,} orders, {partitions} partitions",
+        f"order-sync benchmark: {args.orders:,} orders, {args.partitions} partitions, "
+        f"{args.replicas} order-sync process(es)",
         "",
         "| pass | msgs/s | measured | p50 lag s | p99 lag s |",
         "| --- | ---: | --- | ---: | ---: |",
@@ -320,6 +386,12 @@ def report(orders: int, partitions: int, broker: Pass, order_sync: Pass, progres
             broker.end_to_end(),
             "first send to last received",
             broker,
+        ),
+        row(
+            "forwarder, no database: two records out per record in",
+            forwarder.sustained(),
+            "first to last placed record",
+            forwarder,
         ),
         row(
             "order-sync: shop.orders.v1 to crm.order.placed",
@@ -336,12 +408,14 @@ def report(orders: int, partitions: int, broker: Pass, order_sync: Pass, progres
         "",
         f"ratio order-sync / broker: {order_sync.sustained() / broker.end_to_end():.2f} "
         "(target >= 0.50)",
+        f"ratio forwarder / broker: {forwarder.sustained() / broker.end_to_end():.2f} "
+        "(the ceiling of any Python service between the two topics here)",
     ]
     if progress.stored_first and progress.stored_last:
         stored_seconds = (progress.stored_last - progress.stored_first).total_seconds()
         lines.append(
-            f"order-sync stored {orders:,} orders in {stored_seconds:.1f} s "
-            f"({(orders - 1) / max(stored_seconds, 1e-3):,.0f}/s); outbox backlog peak "
+            f"order-sync stored {args.orders:,} orders in {stored_seconds:.1f} s "
+            f"({(args.orders - 1) / max(stored_seconds, 1e-3):,.0f}/s); outbox backlog peak "
             f"{progress.backlog_peak:,} events; processed_events {progress.processed:,}"
         )
     return "\n".join(lines)
@@ -351,6 +425,9 @@ async def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--orders", type=int, default=20_000, help="orders to publish")
     parser.add_argument("--partitions", type=int, default=3, help="partitions per topic")
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="order-sync processes (one consumer group)"
+    )
     args = parser.parse_args(argv)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     server_url = os.environ.get("POSTGRES_URL", "postgresql://crm:crm@127.0.0.1:5432")
@@ -359,24 +436,34 @@ async def main(argv: Sequence[str] | None = None) -> None:
 
     broker = await broker_pass(bootstrap, messages, args.partitions)
     with tempfile.TemporaryDirectory(prefix="bench-order-sync-") as workdir:
+        forwarder = await forwarder_pass(bootstrap, messages, args.partitions, Path(workdir))
         try:
             order_sync, progress = await order_sync_pass(
-                bootstrap, server_url, store_id, messages, args.partitions, Path(workdir)
+                bootstrap,
+                server_url,
+                store_id,
+                messages,
+                args.partitions,
+                Path(workdir),
+                args.replicas,
             )
         except Exception:
-            log = Path(workdir) / "order-sync.log"
-            if log.exists():
-                sys.stderr.write(log.read_text()[-5000:])
+            for log in sorted(Path(workdir).glob("*.log")):
+                sys.stderr.write(f"{log.name}:\n{log.read_text()[-5000:]}\n")
             raise
-    sys.stdout.write(report(args.orders, args.partitions, broker, order_sync, progress) + "\n")
+    figures = report(args, broker, forwarder, order_sync, progress)
+    sys.stdout.write(figures + "\n")
     sys.stdout.write(
         json.dumps(
             {
                 "orders": args.orders,
+                "replicas": args.replicas,
                 "broker_msgs_per_s": round(broker.end_to_end()),
+                "forwarder_orders_per_s": round(forwarder.sustained()),
                 "order_sync_orders_per_s": round(order_sync.sustained()),
                 "order_sync_end_to_end_per_s": round(order_sync.end_to_end()),
                 "ratio": round(order_sync.sustained() / broker.end_to_end(), 3),
+                "forwarder_ratio": round(forwarder.sustained() / broker.end_to_end(), 3),
                 "p50_lag_s": percentile(order_sync.lags(), 0.5) / 1000,
                 "p99_lag_s": percentile(order_sync.lags(), 0.99) / 1000,
             }

@@ -19,7 +19,9 @@ from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
+from faststream.types import DecodedMessage
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from pydantic import ValidationError
 
@@ -216,6 +218,7 @@ def subscribe(
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=_undecoded,
     )
     async def consume(message: KafkaMessage) -> None:
         started = time.perf_counter()
@@ -355,6 +358,7 @@ def subscribe_batch(
         batch=True,
         max_records=max_records,
         batch_timeout_ms=batch_timeout_ms,
+        decoder=_undecoded,
     )
     async def consume(message: KafkaMessage) -> None:
         started = time.perf_counter()
@@ -365,6 +369,12 @@ def subscribe_batch(
         BATCH_SECONDS.labels(topic).observe(elapsed)
         for _ in range(applied):
             handling_seconds.observe(elapsed / len(records))
+
+
+async def _undecoded(_: StreamMessage[Any]) -> DecodedMessage:
+    # The handlers parse each record's bytes themselves (`parse_envelope`); FastStream would
+    # otherwise decode every record's JSON once more, only to throw it away.
+    return None
 
 
 def _checked(rejections: Rejections | None, size: int) -> Rejections:

@@ -5,6 +5,10 @@ are inserted together when that transaction commits. The relay publishes committ
 and deletes them once the broker has acknowledged every one. A crash at any point loses nothing:
 unpublished rows stay, and a row published but not yet deleted is published again, which
 consumers absorb by event id.
+
+A service whose events carry data that must not wait in clear (personal data) hands a
+`PayloadSealer` to its sessions (`seal_payloads`) and to its relay: rows are stored sealed and
+opened just before publishing, so consumers receive the bytes the service staged.
 """
 
 import asyncio
@@ -15,7 +19,7 @@ import logging
 import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 from faststream.kafka import KafkaBroker
@@ -36,7 +40,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.util import await_only
 from sqlmodel import Field, SQLModel
@@ -48,6 +52,7 @@ logger = logging.getLogger(__name__)
 _RELAY_LOCK_ID = 7_354_022
 _PENDING_FLAG = "crm_outbox_pending"
 _STAGED = "crm_outbox_staged"
+_SEALER = "crm_outbox_sealer"
 _COPIED_COLUMNS = ("event_id", "topic", "key", "payload", "headers", "created_at")
 # Counting the backlog scans the table: while the relay is behind, once a second is enough.
 _BACKLOG_REFRESH_SECONDS = 1.0
@@ -63,6 +68,20 @@ OUTBOX_OLDEST_AGE = Gauge(
 )
 
 
+class PayloadSealer(Protocol):
+    """Protects a service's outbox payloads while they wait in the table.
+
+    `seal` gets each payload when its transaction commits; `open` gets each stored payload just
+    before the relay publishes it and returns the bytes `seal` was given. `open` must also
+    return unchanged a payload stored in clear, by a release that did not seal yet: those are
+    CloudEvents JSON objects, starting with `{`, which a sealed payload must never start with.
+    """
+
+    def seal(self, payload: bytes) -> bytes: ...
+
+    def open(self, stored: bytes) -> bytes: ...
+
+
 class OutboxEvent(SQLModel, table=True):
     __tablename__ = "outbox_events"
 
@@ -75,6 +94,13 @@ class OutboxEvent(SQLModel, table=True):
     created_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )
+
+
+def seal_payloads(sessions: async_sessionmaker[AsyncSession], sealer: PayloadSealer) -> None:
+    """Have every session `sessions` makes from now on store its outbox rows sealed."""
+    # Carried in each session's `info` rather than registered process-wide: the outbox of a
+    # session made elsewhere (another service's tests, a tool) is left as it was.
+    sessions.configure(info={**sessions.kw.get("info", {}), _SEALER: sealer})
 
 
 def add_event(
@@ -125,6 +151,9 @@ def _insert_staged(session: Session) -> None:
     if not staged:
         return
     rows = [row for _, row in staged]
+    sealer: PayloadSealer | None = session.info.get(_SEALER)
+    if sealer is not None:
+        rows = [{**row, "payload": sealer.seal(row["payload"])} for row in rows]
     driver = session.connection().connection.driver_connection
     if isinstance(driver, asyncpg.Connection):
         # COPY: a consumer staging thousands of events per batch pays a few microseconds a
@@ -181,9 +210,11 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         poll_interval: float = 0.5,
+        sealer: PayloadSealer | None = None,
     ) -> None:
         self._engine = engine
         self._broker = broker
+        self._sealer = sealer
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
@@ -258,7 +289,16 @@ class OutboxRelay:
             OUTBOX_OLDEST_AGE.set(_age_seconds(rows[0].created_at))
             # Send the whole batch before awaiting any acknowledgement: the producer pipelines
             # it, and per-key order holds because sends are issued in commit order.
-            pending = [await self._send(row) for row in rows]
+            if self._sealer is None:
+                payloads = [row.payload for row in rows]
+            else:
+                # Every row opened before any is sent: a row that cannot be opened (its key
+                # removed too soon) fails the batch without republishing the rows before it at
+                # every retry.
+                payloads = [self._sealer.open(row.payload) for row in rows]
+            pending = [
+                await self._send(row, payload) for row, payload in zip(rows, payloads, strict=True)
+            ]
             await asyncio.gather(*(ack for ack in pending if ack is not None))
             await connection.execute(delete(table).where(table.c.seq.in_([r.seq for r in rows])))
             for topic, count in collections.Counter(row.topic for row in rows).items():
@@ -266,7 +306,7 @@ class OutboxRelay:
             await self._count_backlog(connection, drained=len(rows) < self._batch_size)
             return len(rows)
 
-    async def _send(self, row: Any) -> Awaitable[Any] | None:
+    async def _send(self, row: Any, payload: bytes) -> Awaitable[Any] | None:
         """Hand one row to the broker's producer; returns its acknowledgement to await."""
         # Straight to the producer, past the broker's publish middleware: the row's headers
         # already carry the trace context of the transaction that wrote it, which the tracing
@@ -274,7 +314,7 @@ class OutboxRelay:
         # send itself.
         ack: Awaitable[Any] | None = await self._broker.config.producer.publish(
             KafkaPublishCommand(
-                row.payload,
+                payload,
                 topic=row.topic,
                 key=row.key.encode() if row.key is not None else None,
                 headers=row.headers,

@@ -2,8 +2,9 @@
 
 Every service has a broker and a refresher of its measured gauges (consumer lag, and for a
 PostgreSQL service the outbox backlog); a PostgreSQL service also has an engine, migrations and an
-outbox relay, a MongoDB service a client. `lifespan` starts them in dependency order and stops
-them in reverse; `readiness` names the checks `/health/ready` runs.
+outbox relay (with the service's outbox sealer, if it has one), a MongoDB service a client.
+`lifespan` starts them in dependency order and stops them in reverse; `readiness` names the
+checks `/health/ready` runs.
 """
 
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -22,7 +23,7 @@ from crm_common import db, mongo
 from crm_common.http import ReadinessCheck
 from crm_common.kafka import create_broker, ensure_topics
 from crm_common.metrics import ConsumerLag, Probe, Refresher
-from crm_common.outbox import OutboxRelay
+from crm_common.outbox import OutboxRelay, PayloadSealer, seal_payloads
 from crm_common.service import broker_ready
 from crm_common.settings import BaseServiceSettings, MongoSettings, PostgresSettings
 
@@ -75,7 +76,12 @@ class Runtime:
 
 class PostgresRuntime(Runtime):
     def __init__(
-        self, settings: PostgresSettings, *, topics: Iterable[str], migrations_dir: Path
+        self,
+        settings: PostgresSettings,
+        *,
+        topics: Iterable[str],
+        migrations_dir: Path,
+        outbox_sealer: PayloadSealer | None = None,
     ) -> None:
         super().__init__(settings, topics=topics)
         self.migrations_dir = migrations_dir
@@ -83,11 +89,14 @@ class PostgresRuntime(Runtime):
             settings.database_url, pool_size=settings.database_pool_size
         )
         self.sessions: async_sessionmaker[AsyncSession] = db.session_factory(self.engine)
+        if outbox_sealer is not None:
+            seal_payloads(self.sessions, outbox_sealer)
         self.relay = OutboxRelay(
             self.engine,
             self.broker,
             batch_size=settings.outbox_batch_size,
             poll_interval=settings.outbox_poll_interval_seconds,
+            sealer=outbox_sealer,
         )
 
     async def start(self) -> None:

@@ -36,8 +36,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     # Before anything touches the store: without valid keys the service refuses to start
     # rather than write personal data in clear.
-    pii.configure(pii.Keyring.from_settings(settings))
-    runtime = PostgresRuntime(settings, topics=worker.topics(settings), migrations_dir=MIGRATIONS)
+    keyring = pii.Keyring.from_settings(settings)
+    pii.configure(keyring)
+    runtime = PostgresRuntime(
+        settings,
+        topics=worker.topics(settings),
+        migrations_dir=MIGRATIONS,
+        outbox_sealer=pii.OutboxSealer(keyring),
+    )
     # Merge participants (consents, tags, ...) join here; the erasure guard goes first so that
     # nothing moves for an erased customer.
     policy = IdentityPolicy.from_settings(

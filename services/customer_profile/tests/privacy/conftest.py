@@ -34,9 +34,9 @@ async def personal_data_left(
     """`table.column: value` for every column of every table in the database's schema that
     holds one of `values` anywhere in its text (case-insensitively); found through
     information_schema, so a table added later is scanned too. With `decrypt`, the ciphertexts
-    of every encrypted column the models declare are opened and searched as well
-    (`table.column (decrypted): value`): erasure must delete them, not just leave them
-    unreadable without the key."""
+    of every encrypted column the models declare, and the events sealed in the outbox, are
+    opened and searched as well (`table.column (decrypted): value`): erasure must delete them,
+    not just leave them unreadable without the key."""
     found = await _plain_hits(session, values)
     if decrypt:
         found += await _decrypted_hits(session, values)
@@ -44,7 +44,7 @@ async def personal_data_left(
 
 
 async def _decrypted_hits(session: AsyncSession, values: list[str]) -> list[str]:
-    found = []
+    opened: dict[str, list[str]] = {}
     for table in service_metadata("customer_profile").sorted_tables:
         for column in table.columns:
             if not isinstance(column.type, pii.EncryptedText | pii.EncryptedJSON):
@@ -54,11 +54,18 @@ async def _decrypted_hits(session: AsyncSession, values: list[str]) -> list[str]
             stored = await session.scalars(
                 select(type_coerce(column, raw)).where(column.is_not(None))
             )
-            opened = [pii.keyring().decrypt(purpose, bytes(blob)).decode() for blob in stored]
-            for value in values:
-                if any(value.lower() in text.lower() for text in opened):
-                    found.append(f"{table.name}.{column.name} (decrypted): {value}")
-    return found
+            opened[f"{table.name}.{column.name}"] = [
+                pii.keyring().decrypt(purpose, bytes(blob)).decode() for blob in stored
+            ]
+    sealer = pii.OutboxSealer(pii.keyring())
+    events = await session.scalars(text("SELECT payload FROM outbox_events"))
+    opened["outbox_events.payload"] = [sealer.open(bytes(blob)).decode() for blob in events]
+    return [
+        f"{name} (decrypted): {value}"
+        for name, texts in opened.items()
+        for value in values
+        if any(value.lower() in plain.lower() for plain in texts)
+    ]
 
 
 async def _plain_hits(session: AsyncSession, values: list[str]) -> list[str]:

@@ -2,10 +2,15 @@
 database alone shows no one, the API shows everything."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from crm_common import db
+from crm_common.envelope import CloudEvent, to_json_bytes
+from crm_common.outbox import OutboxEvent, add_event
 from crm_events.shop import Address
-from sqlalchemy import text
+from customer_profile import pii
+from sqlalchemy import select, text
 
 pytestmark = pytest.mark.integration
 
@@ -174,3 +179,62 @@ async def test_no_personal_value_is_stored_in_clear_and_the_api_still_shows_them
     assert {o["email"] for o in exported["orders"]} == {EMAIL.lower(), OTHER_EMAIL}
     assert exported["other"]["merge_log"][0]["note"] == NOTE
     assert exported["other"]["merge_log"][0]["snapshot"]["merged"]["email"] == OTHER_EMAIL
+
+
+async def test_events_waiting_in_the_outbox_are_sealed_and_kafka_gets_them_unchanged(
+    service, make_order, order_event, auth, eventually, scan
+) -> None:
+    runtime = service.app.state.runtime
+    # As if Kafka were down: the events wait in the outbox.
+    await runtime.relay.stop()
+    try:
+        order = make_order(
+            first_name="Ysolde",
+            last_name="Brannagh",
+            email=EMAIL,
+            phone="+44 20 7946 0958",
+            customer_ref="yb-204",
+        ).model_copy(update={"shipping_address": ADDRESS, "billing_address": ADDRESS})
+        await service.publish(order_event(order), key=order.order_id)
+
+        async def attributed() -> bool:
+            found = await service.client.get(
+                "/v1/customers", params={"email": EMAIL}, headers=auth("agent")
+            )
+            return bool(found.json()["items"])
+
+        await eventually(attributed)
+        async with runtime.sessions() as session:
+            in_clear = await scan(session, PERSONAL_VALUES, decrypt=False)
+            decrypted = await scan(session, PERSONAL_VALUES)
+            stored = list(
+                (await session.execute(select(OutboxEvent.payload).order_by(OutboxEvent.seq)))  # type: ignore[arg-type]
+                .scalars()
+                .all()
+            )
+        assert stored
+        assert in_clear == []
+        # Opened, the waiting events hold the person: the empty scan above is not blindness.
+        assert {hit for hit in decrypted if hit.startswith("outbox_events.payload")} >= {
+            f"outbox_events.payload (decrypted): {value}"
+            for value in (EMAIL, "+442079460958", "Ysolde", "Brannagh", "yb-204")
+        }
+        opened = [pii.OutboxSealer(pii.keyring()).open(blob) for blob in stored]
+
+        # A row staged in clear by the release before sealing is relayed too.
+        legacy = CloudEvent[dict[str, Any]](
+            source="customer-profile", type="test.legacy", subject="legacy", data={}
+        )
+        async with db.transaction(db.session_factory(runtime.engine)) as session:
+            add_event(session, topic=service.settings.customers_topic, key="legacy", event=legacy)
+        assert service.customers.records == []
+    finally:
+        runtime.relay.start()
+
+    async def relayed() -> bool:
+        return len(service.customers.records) >= len(opened) + 1
+
+    await eventually(relayed)
+    sent = [record.value for record in service.customers.records]
+    assert sorted(sent) == sorted([*opened, to_json_bytes(legacy)])
+    assert service.customers.of_type("crm.customer.created")[0]["data"]["email"] == EMAIL.lower()

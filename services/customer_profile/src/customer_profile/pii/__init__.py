@@ -2,7 +2,8 @@
 
 `configure(Keyring.from_settings(settings))` once at start (create_app does); afterwards
 `EncryptedText("<table>.<column>")` / `EncryptedJSON(...)` columns encrypt on write and decrypt
-on read, and `keyed_digest(purpose, value)` gives the HMAC under which a value is looked up.
+on read, and `keyed_digest(purpose, value)` gives the HMAC under which a value is looked up;
+`OutboxSealer` keeps the events waiting in the outbox encrypted too.
 Ciphertexts never compare equal to each other: look rows up by a digest column, never by a
 ciphertext. See the README (Personal data at rest) for the keys, rotation and the format.
 """
@@ -21,11 +22,13 @@ from customer_profile.pii.keyring import (
     PiiKeySettings,
     parse_header,
 )
+from customer_profile.pii.outbox import OutboxSealer
 
 __all__ = [
     "EncryptedJSON",
     "EncryptedText",
     "Keyring",
+    "OutboxSealer",
     "PiiDecryptionError",
     "PiiKeyError",
     "PiiKeySettings",

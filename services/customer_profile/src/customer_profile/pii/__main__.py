@@ -2,7 +2,8 @@
 
 - `keygen`: print a new random key (base64, 32 bytes) for PII_KEYS or PII_LOOKUP_KEY; with
   `--dev-dir DIR`, make the development keys file there once and print its path.
-- `status`: how many ciphertexts each key still protects, per encrypted column (JSON).
+- `status`: how many ciphertexts each key still protects, per encrypted column and in the
+  outbox (`outbox_events.payload`: the events not relayed yet), as JSON.
 - `rotate`: re-encrypt everything under the active key, in batches (JSON report). Run it after
   every replica runs with the new active key; a key may be dropped once `status` shows none.
 """
@@ -17,6 +18,7 @@ from crm_common import db
 
 from customer_profile.pii import configure
 from customer_profile.pii.keyring import Keyring, PiiKeyError, ensure_dev_keys_file, new_key
+from customer_profile.pii.outbox import PURPOSE as OUTBOX_PURPOSE
 
 
 async def _status(database_url: str) -> dict[str, dict[str, int]]:
@@ -25,7 +27,9 @@ async def _status(database_url: str) -> dict[str, dict[str, int]]:
     engine = db.create_engine(database_url, pool_size=1)
     try:
         async with db.session_factory(engine)() as session:
-            return await rotation.key_usage(session=session, columns=rotation.encrypted_columns())
+            usage = await rotation.key_usage(session=session, columns=rotation.encrypted_columns())
+            usage[OUTBOX_PURPOSE] = await rotation.outbox_key_usage(session=session)
+            return usage
     finally:
         await engine.dispose()
 

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from crm_common.outbox import OutboxEvent
 from sqlalchemy import (
     Column,
     LargeBinary,
@@ -68,6 +69,16 @@ async def key_usage(*, session: AsyncSession, target: EncryptedColumn) -> dict[s
         .select_from(target.table)
         .where(target.column.is_not(None))
         .group_by(key_id)
+    )
+    return {bytes(k).decode(): n for k, n in rows.all()}
+
+
+async def outbox_key_usage(*, session: AsyncSession) -> dict[str, int]:
+    """`{key id: payloads}` of the events waiting sealed in the outbox (not those in clear)."""
+    payload = OutboxEvent.__table__.c.payload  # type: ignore[attr-defined]
+    key_id = _key_id(payload)
+    rows = await session.execute(
+        select(key_id, func.count()).where(func.get_byte(payload, 0) != ord("{")).group_by(key_id)
     )
     return {bytes(k).decode(): n for k, n in rows.all()}
 

@@ -4,7 +4,8 @@ Every encrypted column of every table the models declare (any `EncryptedText`/`E
 column, so tables added later are covered) is walked in primary-key order; each batch is one
 short transaction (this job is its own unit of work) that rewrites only rows still under another
 key and still holding the ciphertext read (a row changed meanwhile was written under the active
-key already).
+key already). Events sealed in the outbox are left as they are: the relay opens them under any
+listed key and deletes them once published, but a key stays listed while any waits there.
 """
 
 from collections.abc import Sequence
@@ -16,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from customer_profile.pii import keyring, repository
 from customer_profile.pii.repository import EncryptedColumn, encrypted_columns
 
-__all__ = ["EncryptedColumn", "RotationReport", "encrypted_columns", "key_usage", "rotate"]
+__all__ = [
+    "EncryptedColumn",
+    "RotationReport",
+    "encrypted_columns",
+    "key_usage",
+    "outbox_key_usage",
+    "rotate",
+]
 
 
 @dataclass(slots=True)
@@ -35,6 +43,11 @@ async def key_usage(
         target.name: await repository.key_usage(session=session, target=target)
         for target in columns
     }
+
+
+async def outbox_key_usage(*, session: AsyncSession) -> dict[str, int]:
+    """`{key id: events}` sealed in the outbox and not relayed yet."""
+    return await repository.outbox_key_usage(session=session)
 
 
 async def rotate_column(

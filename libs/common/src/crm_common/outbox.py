@@ -14,7 +14,6 @@ opened just before publishing, so consumers receive the bytes the service staged
 import asyncio
 import collections
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Awaitable
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import asyncpg
+import orjson
 from faststream.kafka import KafkaBroker
 from faststream.kafka.response import KafkaPublishCommand
 from faststream.response import PublishType
@@ -165,7 +165,7 @@ def _insert_staged(session: Session) -> None:
                 columns=_COPIED_COLUMNS,
                 records=[
                     [row[name] for name in _COPIED_COLUMNS[:-2]]
-                    + [json.dumps(row["headers"]), row["created_at"]]
+                    + [orjson.dumps(row["headers"]).decode(), row["created_at"]]
                     for row in rows
                 ],
             )

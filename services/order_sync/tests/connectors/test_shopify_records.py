@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from crm_events.order_records import PaymentStatus, ReturnStatus, ShipmentStatus
+from crm_events.order_records import PaymentKind, PaymentStatus, ReturnStatus, ShipmentStatus
 from crm_events.shop import FinancialStatus
 from order_sync.connectors import shopify, shopify_records
 from order_sync.connectors._fields import PayloadError, parse_json_object
@@ -231,3 +231,111 @@ def test_a_bad_refund_inside_an_order_is_named_by_its_path(payload: Payload) -> 
     fields = {problem.field for problem in error.value.problems}
     assert "refunds[0].transactions[1].amount" in fields
     assert "fulfillments[0].status" in fields
+
+
+def test_the_documented_transaction_maps_field_by_field(payload: Payload) -> None:
+    part = shopify_records.part_from_payload(
+        "order_transactions/create", payload("shopify/order_transactions_create"), store_id="s1"
+    )
+
+    assert (part.store_id, part.order_external_id) == ("s1", "820982911946154500")
+    # Undated: merged just after the stored revision, whatever the transaction's own time.
+    assert part.at is None
+    assert (part.refunds, part.shipments, part.returns) == ((), (), ())
+    (payment,) = part.payments
+    assert payment.external_id == "120560818172775260"  # the docs' id, rounded upstream
+    assert (payment.kind, payment.status) == (PaymentKind.AUTHORIZATION, PaymentStatus.SUCCESS)
+    assert payment.amount == Decimal("403.00")
+    assert (payment.currency, payment.gateway) == ("USD", "visa")
+    assert payment.processed_at == NEW_YEAR  # processed_at is null: created_at
+    assert payment.parent_id is None
+    # Not a test transaction, and nothing else of it (card, receipt, message) is kept.
+    assert payment.model_extra == {}
+
+
+def test_transaction_ids_beyond_2_53_keep_every_digit(
+    fixture_bytes: Callable[[str], bytes],
+) -> None:
+    raw = (
+        fixture_bytes("shopify/order_transactions_create")
+        .replace(b'"id": 120560818172775260', b'"id": 120560818172775265')
+        .replace(b'"order_id": 820982911946154500', b'"order_id": 820982911946154508')
+        .replace(b'"parent_id": null', b'"parent_id": 245135271310201194')
+    )
+
+    part = shopify_records.part_from_payload(
+        "order_transactions/create", parse_json_object(raw), store_id="s1"
+    )
+
+    (payment,) = part.payments
+    assert part.order_external_id == "820982911946154508"
+    assert (payment.external_id, payment.parent_id) == ("120560818172775265", "245135271310201194")
+
+
+def test_a_capture_names_its_authorization_and_a_test_one_says_so(payload: Payload) -> None:
+    body = payload("shopify/order_transactions_create")
+    body.update(
+        id=120560818172775266,
+        kind="capture",
+        parent_id=120560818172775260,
+        processed_at="2022-01-02T10:00:00-05:00",
+        currency=None,
+        test=True,
+    )
+
+    (payment,) = shopify_records.part_from_payload(
+        "order_transactions/create", body, store_id="s1"
+    ).payments
+
+    assert (payment.kind, payment.parent_id) == (PaymentKind.CAPTURE, "120560818172775260")
+    assert payment.processed_at == datetime(2022, 1, 2, 15, tzinfo=UTC)
+    assert payment.currency is None  # the order's
+    assert payment.model_extra == {"test": True}
+
+
+@pytest.mark.parametrize("kind", ["authorization", "capture", "sale", "void", "refund"])
+@pytest.mark.parametrize("status", ["pending", "success", "failure", "error"])
+def test_every_documented_kind_and_status_is_the_payments_own(
+    payload: Payload, kind: str, status: str
+) -> None:
+    body = payload("shopify/order_transactions_create")
+    body.update(kind=kind, status=status)
+
+    (payment,) = shopify_records.part_from_payload(
+        "order_transactions/create", body, store_id="s"
+    ).payments
+
+    assert (payment.kind.value, payment.status.value) == (kind, status)
+
+
+def test_a_transaction_that_does_not_map_names_each_field_at_fault(payload: Payload) -> None:
+    body = payload("shopify/order_transactions_create")
+    body.update(
+        kind="emv_authorization",
+        status="awaiting_response",
+        amount="ten",
+        currency="dollars",
+        processed_at="yesterday",
+        order_id=None,
+    )
+    del body["id"]
+    unsettled = payload("shopify/order_transactions_create")
+    del unsettled["kind"]
+    unsettled["status"] = None
+
+    with pytest.raises(PayloadError) as error:
+        shopify_records.part_from_payload("order_transactions/create", body, store_id="s")
+    with pytest.raises(PayloadError) as missing:
+        shopify_records.part_from_payload("order_transactions/create", unsettled, store_id="s")
+
+    assert {p.field for p in error.value.problems} == {
+        "order_id",
+        "id",
+        "kind",
+        "status",
+        "amount",
+        "currency",
+        "processed_at",
+    }
+    assert {p.field for p in missing.value.problems} == {"kind", "status"}
+    assert all("known: " in p.message for p in missing.value.problems)

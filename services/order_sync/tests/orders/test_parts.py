@@ -1,11 +1,19 @@
-"""Merging a refund or a fulfilment sent on its own into the stored order, never backwards."""
+"""Merging a refund, a fulfilment or a payment sent on its own into the stored order, never
+backwards."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from crm_events.order_records import Refund, Return, Shipment, ShipmentStatus
+from crm_events.order_records import (
+    Payment,
+    PaymentStatus,
+    Refund,
+    Return,
+    Shipment,
+    ShipmentStatus,
+)
 from crm_events.shop import (
     CANONICAL_ORDER_EXAMPLE,
     CanonicalOrder,
@@ -13,6 +21,7 @@ from crm_events.shop import (
     FulfillmentStatus,
 )
 from order_sync.orders.parts import OrderPart, fulfilment_of, merged
+from order_sync.orders.records import net_of
 
 F = FinancialStatus
 S = FulfillmentStatus
@@ -55,8 +64,23 @@ def part(
     refunds: tuple[Refund, ...] = (),
     shipments: tuple[Shipment, ...] = (),
     returns: tuple[Return, ...] = (),
+    payments: tuple[Payment, ...] = (),
 ) -> OrderPart:
-    return OrderPart("demo", "1001", at, refunds=refunds, shipments=shipments, returns=returns)
+    return OrderPart(
+        "demo",
+        "1001",
+        at,
+        refunds=refunds,
+        shipments=shipments,
+        returns=returns,
+        payments=payments,
+    )
+
+
+def payment(external_id: str, kind: str, amount: str, status: str = "success") -> Payment:
+    return Payment.model_validate(
+        {"external_id": external_id, "kind": kind, "status": status, "amount": amount}
+    )
 
 
 def test_a_refund_of_a_paid_order_makes_it_partially_refunded_at_the_refunds_time() -> None:
@@ -200,3 +224,88 @@ def test_a_received_return_is_added_and_never_taken_back_by_a_stale_copy() -> No
     assert revision is not None
     assert [r.received for r in revision.returns] == [True]
     assert merged(revision, part(returns=(asked,))) is None
+
+
+def test_a_payment_is_added_just_after_the_stored_revision_and_moves_nothing_else() -> None:
+    stored = order(financial_status="authorized")
+
+    revision = merged(stored, part(at=None, payments=(payment("t-2", "capture", "32.00"),)))
+
+    assert revision is not None
+    assert [(p.external_id, p.kind.value) for p in revision.payments] == [("t-2", "capture")]
+    assert revision.updated_at == STORED_AT + TICK
+    # The financial status is the shop's to state (its orders/* revision follows).
+    assert revision.model_dump(exclude={"payments", "updated_at"}) == stored.model_dump(
+        exclude={"payments", "updated_at"}
+    )
+
+
+def test_a_pending_payment_settles_but_a_late_copy_never_takes_that_back() -> None:
+    pending = merged(order(), part(at=None, payments=(payment("t-1", "sale", "32", "pending"),)))
+    assert pending is not None
+
+    settled = merged(pending, part(at=None, payments=(payment("t-1", "sale", "32"),)))
+    assert settled is not None
+    assert [p.status for p in settled.payments] == [PaymentStatus.SUCCESS]
+
+    for late in ("pending", "failure", "success"):
+        copy = payment("t-1", "sale", "32", late)
+        assert merged(settled, part(at=None, payments=(copy,))) is None
+    failed = merged(pending, part(at=None, payments=(payment("t-1", "sale", "32", "failure"),)))
+    assert failed is not None
+    assert merged(failed, part(at=None, payments=(payment("t-1", "sale", "32"),))) is None
+
+
+def test_payments_of_other_transactions_are_added_in_turn() -> None:
+    first = merged(order(), part(at=None, payments=(payment("t-1", "authorization", "32"),)))
+    assert first is not None
+
+    second = merged(first, part(at=None, payments=(payment("t-2", "capture", "32"),)))
+
+    assert second is not None
+    assert [p.external_id for p in second.payments] == ["t-1", "t-2"]
+    assert second.updated_at == first.updated_at + TICK
+
+
+def test_a_refund_payment_and_its_refund_count_the_money_once() -> None:
+    sold = merged(order(), part(at=None, payments=(payment("t-1", "sale", "32.00"),)))
+    assert sold is not None
+    refunded = merged(sold, part(refunds=(refund("r-1", "12.50"),)))
+    assert refunded is not None
+
+    both = merged(refunded, part(at=None, payments=(payment("t-2", "refund", "12.50"),)))
+
+    assert both is not None
+    assert (both.refunded_total, both.financial_status) == (
+        Decimal("12.50"),
+        F.PARTIALLY_REFUNDED,
+    )
+    net = net_of(both)
+    assert (net.paid, net.refunded, net.net) == (
+        Decimal("32.00"),
+        Decimal("12.50"),
+        Decimal("19.50"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "payments", "paid"),
+    [
+        ("paid", [], "32.00"),
+        ("pending", [], "0"),
+        # Payments that took no money say nothing of what was paid.
+        ("paid", [payment("t-1", "authorization", "32.00")], "32.00"),
+        ("authorized", [payment("t-1", "authorization", "32.00")], "0"),
+        ("paid", [payment("t-1", "capture", "32.00", "pending")], "32.00"),
+        ("partially_refunded", [payment("t-9", "refund", "5.00")], "32.00"),
+        # Once some did, they are what was paid.
+        ("paid", [payment("t-1", "authorization", "32"), payment("t-2", "capture", "20")], "20"),
+        ("pending", [payment("t-1", "sale", "10"), payment("t-2", "sale", "9", "error")], "10"),
+    ],
+)
+def test_net_paid_is_the_payments_that_took_money_else_the_captured_total(
+    status: str, payments: list[Payment], paid: str
+) -> None:
+    stored = order(financial_status=status, payments=[p.model_dump() for p in payments])
+
+    assert net_of(stored).paid == Decimal(paid)

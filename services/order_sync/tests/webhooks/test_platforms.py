@@ -17,6 +17,7 @@ from order_sync.webhooks.platforms import SHOPIFY, WOOCOMMERCE, PlatformSpec
         "customers/create",
         "customers/update",
         "refunds/create",
+        "order_transactions/create",
         "fulfillments/create",
         "fulfillments/update",
     ],

@@ -206,8 +206,7 @@ async def test_units_a_refund_cancelled_go_back_to_stock_once_and_the_cancel_giv
 
     assert await rows(
         app,
-        "SELECT kind, ref, lines FROM stock_movements WHERE order_id = :o"
-        " ORDER BY created_at, ref",
+        "SELECT kind, ref, lines FROM stock_movements WHERE order_id = :o ORDER BY created_at, ref",
         o=order_id,
     ) == [
         ("order_paid", "", [["IPOD2008PINK", 2]]),

@@ -1,24 +1,27 @@
-"""Shopify's refunds and fulfilments (REST Admin API `Refund` and `Fulfillment`) to the records of
-our canonical order: refunds, shipments, and the returns that refunds restock.
+"""Shopify's refunds, fulfilments and transactions (REST Admin API `Refund`, `Fulfillment` and
+`Transaction`) to the records of our canonical order: refunds, shipments, the returns that refunds
+restock, and payments.
 
-They come inside every `orders/*` payload (`refunds`, `fulfillments`) and on their own as
-`refunds/create`, `fulfillments/create` and `fulfillments/update`, which name their order by
-`order_id`. A refund line restocked as `return` is a return received; one restocked as `cancel`
-(or the deprecated `legacy_restock`) went back in stock with the refund.
+Refunds and fulfilments come inside every `orders/*` payload (`refunds`, `fulfillments`) and on
+their own as `refunds/create`, `fulfillments/create` and `fulfillments/update`; transactions come
+only on their own, as `order_transactions/create`. Each names its order by `order_id`. A refund
+line restocked as `return` is a return received; one restocked as `cancel` (or the deprecated
+`legacy_restock`) went back in stock with the refund.
 """
 
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from crm_events.order_records import Refund, Return, Shipment
+from crm_events.order_records import Payment, Refund, Return, Shipment
 from pydantic import BaseModel, ValidationError
 
 from order_sync.connectors._fields import FieldProblem, Json, PayloadError, Reader
 from order_sync.orders.parts import OrderPart
 
 REFUNDS_CREATE = "refunds/create"
+TRANSACTIONS_CREATE = "order_transactions/create"
 FULFILLMENT_TOPICS = frozenset({"fulfillments/create", "fulfillments/update"})
-PART_TOPICS = frozenset({REFUNDS_CREATE, *FULFILLMENT_TOPICS})
+PART_TOPICS = frozenset({REFUNDS_CREATE, TRANSACTIONS_CREATE, *FULFILLMENT_TOPICS})
 
 # A fulfilment's own `status`: cancelled, failed, or not shipped yet.
 _FULFILMENT_STATUS = {
@@ -47,14 +50,28 @@ _SHIPMENT_STATUS = {
 _RESTOCKED_WITH_REFUND = frozenset({"cancel", "legacy_restock"})
 _RESTOCKED = frozenset({"return", *_RESTOCKED_WITH_REFUND})
 _RESTOCK_TYPES = {kind: kind for kind in ("no_restock", *_RESTOCKED)}
+# A `Transaction`'s `kind` and `status` as the REST resource documents them; they are the
+# canonical payment's own words.
+_TRANSACTION_KINDS = {kind: kind for kind in ("authorization", "capture", "sale", "void", "refund")}
+_TRANSACTION_STATUSES = {status: status for status in ("pending", "success", "failure", "error")}
 
 
 def part_from_payload(topic: str, payload: Json, *, store_id: str) -> OrderPart:
-    """The records a `refunds/create` or `fulfillments/*` payload carries; raises `PayloadError`."""
+    """The records a `refunds/create`, `order_transactions/create` or `fulfillments/*` payload
+    carries; raises `PayloadError`."""
     read = Reader()
     order_id = read.ident(payload.get("order_id"), "order_id")
     if order_id is None:
         read.fail("order_id", "the order's id is required")
+    if topic == TRANSACTIONS_CREATE:
+        fields = payment(read, payload, "")
+        read.check()
+        # Undated, so merged just after the stored revision: a transaction changes nothing else
+        # of the order, and Shopify dates the orders/* revision it causes (financial status
+        # paid, say) within the same second, which would then look no newer and be lost.
+        return OrderPart(
+            store_id, str(order_id), None, payments=(_valid(Payment, fields, "payment"),)
+        )
     if topic == REFUNDS_CREATE:
         fields, returned = refund(read, payload, "")
         at = read.time(payload.get("created_at"), "created_at") or fields["processed_at"]
@@ -183,6 +200,41 @@ def shipment(read: Reader, item: Json, path: str) -> dict[str, Any]:
         "shipped_at": read.time(item.get("created_at"), f"{path}created_at"),
         "updated_at": read.time(item.get("updated_at"), f"{path}updated_at"),
     }
+
+
+def payment(read: Reader, item: Json, path: str) -> dict[str, Any]:
+    """A Shopify transaction as a payment.
+
+    A `refund` transaction stays a payment only: its money is counted by the refund that
+    `refunds/create` (or the order's `refunds`) brings with its lines, never twice.
+    """
+    fields: dict[str, Any] = {
+        "external_id": read.ident(item.get("id"), f"{path}id"),
+        "kind": _required_code(read, item, path, "kind", _TRANSACTION_KINDS),
+        "status": _required_code(read, item, path, "status", _TRANSACTION_STATUSES),
+        "amount": read.money(item.get("amount"), f"{path}amount"),
+        "currency": read.code(item.get("currency"), f"{path}currency", length=3),
+        "gateway": read.text(item.get("gateway"), f"{path}gateway"),
+        "processed_at": read.time(item.get("processed_at"), f"{path}processed_at")
+        or read.time(item.get("created_at"), f"{path}created_at"),
+        "parent_id": read.ident(item.get("parent_id"), f"{path}parent_id"),
+    }
+    if fields["external_id"] is None:
+        # Copies of one transaction (pending, then settled) are told apart only by its id.
+        read.fail(f"{path}id", "the transaction's id is required")
+    if item.get("test") is True:
+        # As for a test order: kept so consumers can leave a test gateway's money out.
+        fields["test"] = True
+    return fields
+
+
+def _required_code(
+    read: Reader, item: Json, path: str, name: str, known: dict[str, str]
+) -> str | None:
+    if item.get(name) is None:
+        read.fail(f"{path}{name}", f"required (known: {', '.join(sorted(known))})")
+        return None
+    return _code(read, item, path, name, known)
 
 
 def _code(read: Reader, item: Json, path: str, name: str, known: dict[str, str]) -> str | None:

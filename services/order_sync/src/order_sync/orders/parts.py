@@ -1,10 +1,11 @@
-"""Records a shop sends apart from their order (a Shopify refund or fulfilment), merged into the
-stored order and stored as its next revision, with the same rules and events as any other.
+"""Records a shop sends apart from their order (a Shopify refund, fulfilment or transaction),
+merged into the stored order and stored as its next revision, with the same rules and events as
+any other.
 
 A part never moves the order backwards: a record already stored is only replaced by a newer
-state of it (a shipment by a later `updated_at`, a refund or return never by a less advanced
-status), the refunded total and the fulfilment status only grow, and the merged revision is
-dated after the stored one (at the part's own time when that is later).
+state of it (a shipment by a later `updated_at`, a refund, return or payment never by a less
+advanced status), the refunded total and the fulfilment status only grow, and the merged revision
+is dated after the stored one (at the part's own time when that is later).
 """
 
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from crm_events.order_records import (
+    Payment,
     PaymentStatus,
     Refund,
     Return,
@@ -38,7 +40,7 @@ _FULFILMENT_RANK = {
     FulfillmentStatus.FULFILLED: 2,
 }
 
-RecordT = TypeVar("RecordT", Refund, Shipment, Return)
+RecordT = TypeVar("RecordT", Refund, Shipment, Return, Payment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,7 @@ class OrderPart:
     refunds: tuple[Refund, ...] = ()
     shipments: tuple[Shipment, ...] = ()
     returns: tuple[Return, ...] = ()
+    payments: tuple[Payment, ...] = ()
 
 
 async def apply_part(
@@ -74,7 +77,13 @@ def merged(stored: CanonicalOrder, part: OrderPart) -> CanonicalOrder | None:
     refunds = _merge(stored.refunds, part.refunds, _refund_advances)
     shipments = _merge(stored.shipments, part.shipments, _shipment_advances)
     returns = _merge(stored.returns, part.returns, _return_advances)
-    if (refunds, shipments, returns) == (stored.refunds, stored.shipments, stored.returns):
+    payments = _merge(stored.payments, part.payments, _payment_advances)
+    if (refunds, shipments, returns, payments) == (
+        stored.refunds,
+        stored.shipments,
+        stored.returns,
+        stored.payments,
+    ):
         return None
     refunded = max(stored.refunded_total, refunded_amount(refunds, currency=stored.currency))
     fulfilment = max(
@@ -87,12 +96,31 @@ def merged(stored: CanonicalOrder, part: OrderPart) -> CanonicalOrder | None:
         "refunds": refunds,
         "shipments": shipments,
         "returns": returns,
+        # Payments move neither the refunded total (refunds do, with their lines) nor the
+        # financial status, which the shop's own orders/* revision states.
+        "payments": payments,
         "refunded_total": refunded,
         "financial_status": _financial(stored.financial_status, refunded, stored.total),
         "fulfillment_status": fulfilment,
         "updated_at": max(previous_at + _TICK, part.at or previous_at),
     }
     return stored.model_copy(update=changes)
+
+
+async def with_stored_payments(*, session: AsyncSession, order: CanonicalOrder) -> CanonicalOrder:
+    """`order` with the payments of its stored revision merged in, its row locked until the
+    transaction ends.
+
+    For a whole revision from a shop whose order payloads list no transactions (Shopify sends
+    them apart): without them, storing it would drop the payments its parts added.
+    """
+    order_id = order_id_for(order.store_id, order.external_id)
+    row = await repository.lock(session=session, order_id=order_id)
+    if row is None or not row.body.get("payments"):
+        return order
+    stored = [Payment.model_validate(payment) for payment in row.body["payments"]]
+    payments = _merge(stored, order.payments, _payment_advances)
+    return order.model_copy(update={"payments": payments})
 
 
 def fulfilment_of(lines: Sequence[OrderLine], shipments: Sequence[Shipment]) -> FulfillmentStatus:
@@ -149,6 +177,12 @@ def _merge(
 def _refund_advances(stored: Refund, incoming: Refund) -> bool:
     # A refund's status moves on from pending; a late copy never takes a success back.
     return stored.status != PaymentStatus.SUCCESS or incoming.status == PaymentStatus.SUCCESS
+
+
+def _payment_advances(stored: Payment, incoming: Payment) -> bool:
+    # A transaction settles once: a pending one becomes a success, failure or error, and a late
+    # copy (pending again, or another settled state) never takes that back.
+    return stored.status == PaymentStatus.PENDING and incoming.status != PaymentStatus.PENDING
 
 
 def _shipment_advances(stored: Shipment, incoming: Shipment) -> bool:

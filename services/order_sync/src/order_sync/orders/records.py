@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from crm_events.order import OrderSnapshot
-from crm_events.order_records import paid_amount
+from crm_events.order_records import PaymentKind, PaymentStatus, paid_amount
 from crm_events.shop import CanonicalOrder, FinancialStatus
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,11 +22,14 @@ RECORD_FIELDS = ("payments", "refunds", "shipments", "returns")
 _CAPTURED = frozenset(
     {FinancialStatus.PAID, FinancialStatus.PARTIALLY_REFUNDED, FinancialStatus.REFUNDED}
 )
+_TAKING = frozenset({PaymentKind.CAPTURE, PaymentKind.SALE})
 
 
 def net_of(order: CanonicalOrder) -> OrderNet:
     """The net revenue of `order`, derived from its payments and refunds."""
-    if order.payments:
+    # Payments that took no money (an authorization, a refund, a pending attempt) say nothing
+    # of what was paid: a shop sending its transactions apart may have sent only those so far.
+    if any(p.kind in _TAKING and p.status == PaymentStatus.SUCCESS for p in order.payments):
         paid = paid_amount(order.payments, currency=order.currency)
     else:
         paid = order.total if order.financial_status in _CAPTURED else Decimal(0)

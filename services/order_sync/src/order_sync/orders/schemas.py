@@ -35,8 +35,9 @@ class OrderNet(BaseModel):
     """An order's net revenue: what was paid less what was refunded, in the order's currency."""
 
     paid: Money
-    """The successful captures and sales in `payments`; when the order lists none, its total
-    once the money was captured (financial status paid, partially or fully refunded), else 0."""
+    """The successful captures and sales in `payments`; when the order lists none (no payments,
+    or only authorizations, voids, refunds and attempts that did not succeed), its total once
+    the money was captured (financial status paid, partially or fully refunded), else 0."""
     refunded: Money
     """`refunded_total`: the successful refunds."""
     net: Money

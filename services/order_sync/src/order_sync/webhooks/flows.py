@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_sync.connectors import shopify, woocommerce
 from order_sync.connectors._fields import FieldProblem, PayloadError, parse_json_object
+from order_sync.orders import parts
 from order_sync.orders import service as orders
 from order_sync.orders.events import order_id_for
 from order_sync.orders.exceptions import InvalidOrder, OrderNotFound
@@ -33,6 +34,9 @@ async def apply_shopify(
 ) -> Applied:
     """Apply a Shopify `orders/*` delivery; raises `PayloadError` when it does not map."""
     order = shopify.order_from_payload(parse_json_object(body), store_id=store_id)
+    # Shopify's order payloads list no transactions: those order_transactions/create stored
+    # stay with the order.
+    order = await parts.with_stored_payments(session=session, order=order)
     return await _upsert(session, order, orders_topic=orders_topic)
 
 

@@ -208,7 +208,7 @@ async def apply_payload(
 async def _apply_part(
     session: AsyncSession, record: WebhookDelivery, *, topic: str, orders_topic: str
 ) -> Applied:
-    """A Shopify refund or fulfilment, merged into its order (`orders/parts.py`)."""
+    """A Shopify refund, fulfilment or transaction, merged into its order (`orders/parts.py`)."""
     payload = parse_json_object(record.body)
     part = shopify_records.part_from_payload(topic, payload, store_id=record.store_id)
     try:
@@ -221,7 +221,8 @@ async def _apply_part(
         ) from error
     if outcome is None:
         # Kept raw like every delivery, so a replay applies it once the order is stored;
-        # meanwhile the orders/* payloads Shopify sends carry the same refunds and fulfilments.
+        # meanwhile the orders/* payloads Shopify sends carry the same refunds and fulfilments
+        # (not the transactions: those wait for the replay).
         detail = f"order {part.order_external_id} is not stored yet: {topic} not applied"
         return Applied(Outcome.IGNORED, detail=detail)
     if outcome.status == UpsertStatus.UNCHANGED:

@@ -1,6 +1,8 @@
 """Helpers for the webhook tests: fixture bodies, signed deliveries, the stored deliveries."""
 
+import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from order_sync.webhooks import signatures
 from sqlalchemy import text
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SHOPIFY_SECRET = "shpss_webhooks"
 
 Post = Callable[..., Awaitable[httpx.Response]]
 
@@ -50,6 +53,51 @@ def post_shopify() -> Post:
         return await client.post(f"/v1/webhooks/shopify/{store_id}", content=body, headers=headers)
 
     return post
+
+
+@dataclass(frozen=True)
+class ShopifyStore:
+    """A registered Shopify store, taking deliveries signed with its webhook secret."""
+
+    client: httpx.AsyncClient
+    store_id: str
+    secret: str
+    post: Post
+
+    async def send(
+        self, topic: str, payload: dict[str, Any] | bytes, webhook_id: str
+    ) -> httpx.Response:
+        """Deliver `payload` (a JSON object, or bytes sent as they are) to the store's receiver."""
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        return await self.post(
+            self.client, self.store_id, body, secret=self.secret, topic=topic, webhook_id=webhook_id
+        )
+
+    async def receipt(
+        self, topic: str, payload: dict[str, Any] | bytes, webhook_id: str
+    ) -> dict[str, Any]:
+        """Send, expecting 200, and return the receiver's receipt."""
+        response = await self.send(topic, payload, webhook_id)
+        assert response.status_code == 200, response.text
+        receipt: dict[str, Any] = response.json()
+        return receipt
+
+    async def outcome(self, topic: str, payload: dict[str, Any] | bytes, webhook_id: str) -> str:
+        """Send, expecting 200, and return the receipt's outcome."""
+        outcome: str = (await self.receipt(topic, payload, webhook_id))["outcome"]
+        return outcome
+
+
+@pytest.fixture
+async def shopify_store(
+    client: httpx.AsyncClient,
+    store_id: str,
+    register_store: Callable[..., Awaitable[httpx.Response]],
+    post_shopify: Post,
+) -> ShopifyStore:
+    """A Shopify store registered as `store_id` with a webhook secret."""
+    await register_store(client, store_id, platform="shopify", webhook_secret=SHOPIFY_SECRET)
+    return ShopifyStore(client, store_id, SHOPIFY_SECRET, post_shopify)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ Kafka: shipments travel and arrive, a refund returns goods to stock, and nothing
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -13,16 +13,13 @@ from order_sync.config import Settings
 from order_sync.orders.events import order_id_for
 from sqlalchemy import text
 
+if TYPE_CHECKING:
+    from services.order_sync.tests.webhooks.conftest import ShopifyStore
+
 pytestmark = pytest.mark.integration
 
 Json = dict[str, Any]
-Post = Callable[..., Awaitable[httpx.Response]]
-SECRET = "shpss_refunds"
 SHOPIFY_ORDER = "820982911946154500"  # as the docs' payloads write it (rounded upstream)
-
-
-def body(value: Json) -> bytes:
-    return json.dumps(value).encode()
 
 
 def paid_order(fixture_bytes: Callable[[str], bytes]) -> Json:
@@ -37,19 +34,24 @@ async def rows(app: FastAPI, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in await session.execute(text(sql), params)]
 
 
+async def stock(store: "ShopifyStore", headers: dict[str, str]) -> int:
+    """How many IPOD2008PINK the store has on hand."""
+    url = f"/v1/inventory/IPOD2008PINK?store_id={store.store_id}"
+    quantity: int = (await store.client.get(url, headers=headers)).json()["quantity"]
+    return quantity
+
+
 async def test_a_shipment_is_delivered_and_a_refund_returns_goods_to_stock(
     app: FastAPI,
     client: httpx.AsyncClient,
     settings: Settings,
     auth: Callable[..., dict[str, str]],
-    register_store: Callable[..., Awaitable[httpx.Response]],
     fixture_bytes: Callable[[str], bytes],
-    post_shopify: Post,
     read_topic: Callable[..., Awaitable[Any]],
     order_events: Callable[..., list[Json]],
+    shopify_store: "ShopifyStore",
     store_id: str,
 ) -> None:
-    await register_store(client, store_id, platform="shopify", webhook_secret=SECRET)
     admin, viewer = auth("admin"), auth("viewer")
     put = await client.put(
         f"/v1/inventory/IPOD2008PINK?store_id={store_id}", json={"quantity": 10}, headers=admin
@@ -57,42 +59,29 @@ async def test_a_shipment_is_delivered_and_a_refund_returns_goods_to_stock(
     assert put.status_code == 200, put.text
     order_id = order_id_for(store_id, SHOPIFY_ORDER)
 
-    async def post(topic: str, payload: Json, webhook_id: str) -> Json:
-        response = await post_shopify(
-            client, store_id, body(payload), secret=SECRET, topic=topic, webhook_id=webhook_id
-        )
-        assert response.status_code == 200, response.text
-        receipt: Json = response.json()
-        return receipt
-
-    async def stock() -> int:
-        level = await client.get(f"/v1/inventory/IPOD2008PINK?store_id={store_id}", headers=viewer)
-        quantity: int = level.json()["quantity"]
-        return quantity
-
-    created = await post("orders/create", paid_order(fixture_bytes), "o-1")
-    assert created["outcome"] == "applied"
-    assert await stock() == 8  # both lines are IPOD2008PINK
+    order = paid_order(fixture_bytes)
+    assert await shopify_store.outcome("orders/create", order, "o-1") == "applied"
+    assert await stock(shopify_store, viewer) == 8  # both lines are IPOD2008PINK
 
     fulfilment: Json = json.loads(fixture_bytes("shopify/fulfillments_create"))
-    shipped = await post("fulfillments/create", fulfilment, "f-1")
+    shipped = await shopify_store.receipt("fulfillments/create", fulfilment, "f-1")
     fulfilment.update(
         status="success", shipment_status="delivered", updated_at="2022-01-03T10:00:00-05:00"
     )
-    delivered = await post("fulfillments/update", fulfilment, "f-2")
+    delivered = await shopify_store.receipt("fulfillments/update", fulfilment, "f-2")
     # The carrier's earlier word, delivered late: the stored shipment is newer.
     stale = {
         **fulfilment,
         "shipment_status": "in_transit",
         "updated_at": "2022-01-02T10:00:00-05:00",
     }
-    late = await post("fulfillments/update", stale, "f-3")
+    late = await shopify_store.receipt("fulfillments/update", stale, "f-3")
 
     refund: Json = json.loads(fixture_bytes("shopify/refunds_create"))
     refund["refund_line_items"][1]["restock_type"] = "return"
-    refunded = await post("refunds/create", refund, "r-1")
+    refunded = await shopify_store.receipt("refunds/create", refund, "r-1")
     # Another delivery of the same refund (Shopify sends each topic to each subscription).
-    again = await post("refunds/create", refund, "r-2")
+    again = await shopify_store.receipt("refunds/create", refund, "r-2")
 
     assert [r["outcome"] for r in (shipped, delivered, late, refunded, again)] == [
         "applied",
@@ -102,7 +91,7 @@ async def test_a_shipment_is_delivered_and_a_refund_returns_goods_to_stock(
         "unchanged",
     ]
     assert {r["order_id"] for r in (shipped, delivered, refunded)} == {order_id}
-    assert await stock() == 9  # the returned unit is back, once
+    assert await stock(shopify_store, viewer) == 9  # the returned unit is back, once
 
     stored = (await client.get(f"/v1/orders/{order_id}", headers=viewer)).json()
     assert stored["version"] == 4
@@ -161,39 +150,25 @@ async def test_units_a_refund_cancelled_go_back_to_stock_once_and_the_cancel_giv
     app: FastAPI,
     client: httpx.AsyncClient,
     auth: Callable[..., dict[str, str]],
-    register_store: Callable[..., Awaitable[httpx.Response]],
     fixture_bytes: Callable[[str], bytes],
-    post_shopify: Post,
+    shopify_store: "ShopifyStore",
     store_id: str,
 ) -> None:
-    await register_store(client, store_id, platform="shopify", webhook_secret=SECRET)
     admin, viewer = auth("admin"), auth("viewer")
     url = f"/v1/inventory/IPOD2008PINK?store_id={store_id}"
     assert (await client.put(url, json={"quantity": 10}, headers=admin)).status_code == 200
     order_id = order_id_for(store_id, SHOPIFY_ORDER)
 
-    async def post(topic: str, payload: Json, webhook_id: str) -> str:
-        response = await post_shopify(
-            client, store_id, body(payload), secret=SECRET, topic=topic, webhook_id=webhook_id
-        )
-        assert response.status_code == 200, response.text
-        outcome: str = response.json()["outcome"]
-        return outcome
-
-    async def stock() -> int:
-        quantity: int = (await client.get(url, headers=viewer)).json()["quantity"]
-        return quantity
-
     order = paid_order(fixture_bytes)
-    assert await post("orders/create", order, "o-1") == "applied"
-    assert await stock() == 8
+    assert await shopify_store.outcome("orders/create", order, "o-1") == "applied"
+    assert await stock(shopify_store, viewer) == 8
 
     # One of the two units taken off the order before it shipped, and put back on the shelf.
     refund: Json = json.loads(fixture_bytes("shopify/refunds_create"))
     refund["refund_line_items"][0]["restock_type"] = "cancel"
-    assert await post("refunds/create", refund, "r-1") == "applied"
-    assert await post("refunds/create", refund, "r-2") == "unchanged"
-    assert await stock() == 9
+    assert await shopify_store.outcome("refunds/create", refund, "r-1") == "applied"
+    assert await shopify_store.outcome("refunds/create", refund, "r-2") == "unchanged"
+    assert await stock(shopify_store, viewer) == 9
 
     cancelled = {
         **order,
@@ -201,8 +176,8 @@ async def test_units_a_refund_cancelled_go_back_to_stock_once_and_the_cancel_giv
         "updated_at": "2022-01-05T10:00:00-05:00",
         "refunds": [refund],
     }
-    assert await post("orders/cancelled", cancelled, "o-2") == "applied"
-    assert await stock() == 10  # the other unit; never more than the sale took
+    assert await shopify_store.outcome("orders/cancelled", cancelled, "o-2") == "applied"
+    assert await stock(shopify_store, viewer) == 10  # the other unit; never more than the sale took
 
     assert await rows(
         app,
@@ -221,29 +196,19 @@ async def test_units_a_refund_cancelled_go_back_to_stock_once_and_the_cancel_giv
 async def test_a_full_order_revision_after_a_part_keeps_what_the_part_added(
     client: httpx.AsyncClient,
     auth: Callable[..., dict[str, str]],
-    register_store: Callable[..., Awaitable[httpx.Response]],
     fixture_bytes: Callable[[str], bytes],
-    post_shopify: Post,
+    shopify_store: "ShopifyStore",
     store_id: str,
 ) -> None:
-    await register_store(client, store_id, platform="shopify", webhook_secret=SECRET)
     order = paid_order(fixture_bytes)
     fulfilment: Json = json.loads(fixture_bytes("shopify/fulfillments_create"))
     fulfilment.update(updated_at="2022-01-02T10:00:00-05:00", shipment_status="in_transit")
 
-    async def post(topic: str, payload: Json, webhook_id: str) -> str:
-        response = await post_shopify(
-            client, store_id, body(payload), secret=SECRET, topic=topic, webhook_id=webhook_id
-        )
-        assert response.status_code == 200, response.text
-        outcome: str = response.json()["outcome"]
-        return outcome
-
-    assert await post("orders/create", order, "o-1") == "applied"
-    assert await post("fulfillments/create", fulfilment, "f-1") == "applied"
+    assert await shopify_store.outcome("orders/create", order, "o-1") == "applied"
+    assert await shopify_store.outcome("fulfillments/create", fulfilment, "f-1") == "applied"
     # orders/updated written before the fulfilment, delivered after it: older, so it loses.
     earlier = {**order, "updated_at": "2022-01-01T12:00:00-05:00", "note": "gift"}
-    assert await post("orders/updated", earlier, "o-2") == "unchanged"
+    assert await shopify_store.outcome("orders/updated", earlier, "o-2") == "unchanged"
     # orders/updated written after it carries the fulfilment too, as Shopify sends it: the
     # same state as the merge, so nothing to announce...
     later = {
@@ -252,10 +217,10 @@ async def test_a_full_order_revision_after_a_part_keeps_what_the_part_added(
         "fulfillment_status": "fulfilled",
         "fulfillments": [fulfilment],
     }
-    assert await post("orders/updated", later, "o-3") == "unchanged"
+    assert await shopify_store.outcome("orders/updated", later, "o-3") == "unchanged"
     # ...until something else changes.
     noted = {**later, "updated_at": "2022-01-02T12:00:00-05:00", "note": "gift"}
-    assert await post("orders/updated", noted, "o-4") == "applied"
+    assert await shopify_store.outcome("orders/updated", noted, "o-4") == "applied"
 
     order_id = order_id_for(store_id, SHOPIFY_ORDER)
     stored = (await client.get(f"/v1/orders/{order_id}", headers=auth("viewer"))).json()
@@ -268,20 +233,15 @@ async def test_a_full_order_revision_after_a_part_keeps_what_the_part_added(
 
 async def test_a_fulfilment_of_an_order_never_stored_is_kept_and_ignored(
     app: FastAPI,
-    client: httpx.AsyncClient,
-    register_store: Callable[..., Awaitable[httpx.Response]],
     fixture_bytes: Callable[[str], bytes],
-    post_shopify: Post,
     stored_deliveries: Callable[..., Awaitable[list[Json]]],
     count_orders: Callable[..., Awaitable[int]],
+    shopify_store: "ShopifyStore",
     store_id: str,
 ) -> None:
-    await register_store(client, store_id, platform="shopify", webhook_secret=SECRET)
     raw = fixture_bytes("shopify/fulfillments_create")
 
-    response = await post_shopify(
-        client, store_id, raw, secret=SECRET, topic="fulfillments/create", webhook_id="f-1"
-    )
+    response = await shopify_store.send("fulfillments/create", raw, "f-1")
 
     assert response.status_code == 202, response.text
     assert response.json()["outcome"] == "ignored"
@@ -298,39 +258,20 @@ async def test_a_fulfilment_of_an_order_never_stored_is_kept_and_ignored(
 async def test_a_part_that_does_not_map_is_422_and_changes_nothing(
     client: httpx.AsyncClient,
     auth: Callable[..., dict[str, str]],
-    register_store: Callable[..., Awaitable[httpx.Response]],
     fixture_bytes: Callable[[str], bytes],
-    post_shopify: Post,
-    store_id: str,
+    shopify_store: "ShopifyStore",
 ) -> None:
-    await register_store(client, store_id, platform="shopify", webhook_secret=SECRET)
-    created = await post_shopify(
-        client, store_id, body(paid_order(fixture_bytes)), secret=SECRET, webhook_id="o-1"
-    )
+    created = await shopify_store.send("orders/create", paid_order(fixture_bytes), "o-1")
     fulfilment: Json = json.loads(fixture_bytes("shopify/fulfillments_create"))
     fulfilment["tracking_numbers"] = ["1Z\u0000"]
     fulfilment["shipment_status"] = "teleported"
 
-    response = await post_shopify(
-        client,
-        store_id,
-        body(fulfilment),
-        secret=SECRET,
-        topic="fulfillments/create",
-        webhook_id="f-1",
-    )
+    response = await shopify_store.send("fulfillments/create", fulfilment, "f-1")
 
     assert response.status_code == 422, response.text
     assert [e["field"] for e in response.json()["errors"]] == ["shipment_status"]
     fulfilment["shipment_status"] = "in_transit"
-    unstorable = await post_shopify(
-        client,
-        store_id,
-        body(fulfilment),
-        secret=SECRET,
-        topic="fulfillments/create",
-        webhook_id="f-2",
-    )
+    unstorable = await shopify_store.send("fulfillments/create", fulfilment, "f-2")
     assert unstorable.status_code == 422, unstorable.text
     assert unstorable.json()["errors"][0]["field"] == "canonical.shipments.0.tracking_numbers.0"
     order_id = created.json()["order_id"]
@@ -341,24 +282,14 @@ async def test_a_part_that_does_not_map_is_422_and_changes_nothing(
 async def test_a_refund_that_came_before_its_order_applies_when_replayed(
     client: httpx.AsyncClient,
     auth: Callable[..., dict[str, str]],
-    register_store: Callable[..., Awaitable[httpx.Response]],
     fixture_bytes: Callable[[str], bytes],
-    post_shopify: Post,
-    store_id: str,
+    shopify_store: "ShopifyStore",
 ) -> None:
-    await register_store(client, store_id, platform="shopify", webhook_secret=SECRET)
-    early = await post_shopify(
-        client,
-        store_id,
-        fixture_bytes("shopify/refunds_create"),
-        secret=SECRET,
-        topic="refunds/create",
-        webhook_id="r-1",
+    early = await shopify_store.send(
+        "refunds/create", fixture_bytes("shopify/refunds_create"), "r-1"
     )
     assert early.status_code == 202, early.text
-    created = await post_shopify(
-        client, store_id, body(paid_order(fixture_bytes)), secret=SECRET, webhook_id="o-1"
-    )
+    created = await shopify_store.send("orders/create", paid_order(fixture_bytes), "o-1")
     assert created.json()["outcome"] == "applied"
 
     replay = f"/v1/webhooks/deliveries/{early.json()['delivery']}:replay"

@@ -4,7 +4,7 @@ outlive later full revisions of the order."""
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -14,11 +14,13 @@ from order_sync.config import Settings
 from order_sync.orders.events import order_id_for
 from sqlalchemy import text
 
+if TYPE_CHECKING:
+    from services.order_sync.tests.webhooks.conftest import ShopifyStore
+
 pytestmark = pytest.mark.integration
 
 Json = dict[str, Any]
-Post = Callable[..., Awaitable[httpx.Response]]
-SECRET = "shpss_transactions"
+TRANSACTIONS = "order_transactions/create"
 SHOPIFY_ORDER = "820982911946154500"  # as the docs' payloads write it (rounded upstream)
 AUTHORIZATION = "120560818172775260"  # the documented transaction's id, rounded upstream
 CAPTURE = 120560818172775266  # beyond 2^53: kept to the digit
@@ -63,44 +65,38 @@ async def test_a_capture_becomes_a_payment_and_what_the_order_has_paid(
     client: httpx.AsyncClient,
     settings: Settings,
     auth: Callable[..., dict[str, str]],
-    register_store: Callable[..., Awaitable[httpx.Response]],
     fixture_bytes: Callable[[str], bytes],
-    post_shopify: Post,
     read_topic: Callable[..., Awaitable[Any]],
     order_events: Callable[..., list[Json]],
+    shopify_store: "ShopifyStore",
     store_id: str,
 ) -> None:
-    await register_store(client, store_id, platform="shopify", webhook_secret=SECRET)
     viewer = auth("viewer")
     order_id = order_id_for(store_id, SHOPIFY_ORDER)
-
-    async def post(raw: bytes, webhook_id: str, topic: str = "order_transactions/create") -> Json:
-        response = await post_shopify(
-            client, store_id, raw, secret=SECRET, topic=topic, webhook_id=webhook_id
-        )
-        assert response.status_code == 200, response.text
-        receipt: Json = response.json()
-        return receipt
 
     async def stored() -> Json:
         found: Json = (await client.get(f"/v1/orders/{order_id}", headers=viewer)).json()
         return found
 
     authorized = shop_order(fixture_bytes, financial_status="authorized")
-    assert (await post(body(authorized), "o-1", "orders/create"))["outcome"] == "applied"
-    authorization = await post(fixture_bytes("shopify/order_transactions_create"), "t-1")
+    assert await shopify_store.outcome("orders/create", authorized, "o-1") == "applied"
+    authorization = await shopify_store.receipt(
+        TRANSACTIONS, fixture_bytes("shopify/order_transactions_create"), "t-1"
+    )
     assert (authorization["outcome"], authorization["order_id"]) == ("applied", order_id)
     assert (await stored())["net"]["paid"] == "0"  # reserved, not taken
 
-    pending = await post(capture(fixture_bytes, status="pending"), "t-2")
+    unsettled = capture(fixture_bytes, status="pending")
+    settled = capture(fixture_bytes, status="success")
+    pending = await shopify_store.outcome(TRANSACTIONS, unsettled, "t-2")
     assert (await stored())["net"]["paid"] == "0"
-    captured = await post(capture(fixture_bytes, status="success"), "t-3")
+    captured = await shopify_store.outcome(TRANSACTIONS, settled, "t-3")
     # The same delivery again, another copy of the capture, and a late pending copy of it.
-    duplicate = await post(capture(fixture_bytes, status="success"), "t-3")
-    copy = await post(capture(fixture_bytes, status="success"), "t-4")
-    late = await post(capture(fixture_bytes, status="pending"), "t-5")
+    duplicate = await shopify_store.outcome(TRANSACTIONS, settled, "t-3")
+    copy = await shopify_store.outcome(TRANSACTIONS, settled, "t-4")
+    late = await shopify_store.outcome(TRANSACTIONS, unsettled, "t-5")
 
-    assert [r["outcome"] for r in (pending, captured, duplicate, copy, late)] == [
+    assert [pending, captured, duplicate, copy, late] == [
         "applied",
         "applied",
         "duplicate",
@@ -150,32 +146,22 @@ async def test_a_capture_becomes_a_payment_and_what_the_order_has_paid(
 async def test_payments_outlive_later_full_revisions_of_the_order(
     client: httpx.AsyncClient,
     auth: Callable[..., dict[str, str]],
-    register_store: Callable[..., Awaitable[httpx.Response]],
     fixture_bytes: Callable[[str], bytes],
-    post_shopify: Post,
+    shopify_store: "ShopifyStore",
     store_id: str,
 ) -> None:
-    await register_store(client, store_id, platform="shopify", webhook_secret=SECRET)
     order = shop_order(fixture_bytes, financial_status="authorized")
 
-    async def post(topic: str, raw: bytes, webhook_id: str) -> str:
-        response = await post_shopify(
-            client, store_id, raw, secret=SECRET, topic=topic, webhook_id=webhook_id
-        )
-        assert response.status_code == 200, response.text
-        outcome: str = response.json()["outcome"]
-        return outcome
-
-    assert await post("orders/create", body(order), "o-1") == "applied"
-    assert await post("order_transactions/create", capture(fixture_bytes), "t-1") == "applied"
+    assert await shopify_store.outcome("orders/create", order, "o-1") == "applied"
+    assert await shopify_store.outcome(TRANSACTIONS, capture(fixture_bytes), "t-1") == "applied"
     # orders/paid as Shopify sends it after the capture, dated the same second: it lists no
     # transactions, and the capture stays.
     paid = {**order, "financial_status": "paid", "updated_at": "2022-01-02T10:00:00-05:00"}
-    assert await post("orders/paid", body(paid), "o-2") == "applied"
+    assert await shopify_store.outcome("orders/paid", paid, "o-2") == "applied"
     # The same state again under another topic: nothing new, the payment included.
-    assert await post("orders/updated", body(paid), "o-3") == "unchanged"
+    assert await shopify_store.outcome("orders/updated", paid, "o-3") == "unchanged"
     noted = {**paid, "updated_at": "2022-01-03T10:00:00-05:00", "note": "gift"}
-    assert await post("orders/updated", body(noted), "o-4") == "applied"
+    assert await shopify_store.outcome("orders/updated", noted, "o-4") == "applied"
 
     order_id = order_id_for(store_id, SHOPIFY_ORDER)
     stored = (await client.get(f"/v1/orders/{order_id}", headers=auth("viewer"))).json()
@@ -189,28 +175,18 @@ async def test_payments_outlive_later_full_revisions_of_the_order(
 async def test_a_refund_transaction_is_a_payment_and_its_money_is_counted_once(
     client: httpx.AsyncClient,
     auth: Callable[..., dict[str, str]],
-    register_store: Callable[..., Awaitable[httpx.Response]],
     fixture_bytes: Callable[[str], bytes],
-    post_shopify: Post,
+    shopify_store: "ShopifyStore",
     store_id: str,
 ) -> None:
-    await register_store(client, store_id, platform="shopify", webhook_secret=SECRET)
-
-    async def post(topic: str, raw: bytes, webhook_id: str) -> str:
-        response = await post_shopify(
-            client, store_id, raw, secret=SECRET, topic=topic, webhook_id=webhook_id
-        )
-        assert response.status_code == 200, response.text
-        outcome: str = response.json()["outcome"]
-        return outcome
-
     refund: Json = json.loads(fixture_bytes("shopify/refunds_create"))
     # The refund's first transaction, as order_transactions/create announces it on its own.
     given_back = refund["transactions"][0]
-    assert await post("orders/create", body(shop_order(fixture_bytes)), "o-1") == "applied"
-    assert await post("order_transactions/create", capture(fixture_bytes), "t-1") == "applied"
-    assert await post("refunds/create", body(refund), "r-1") == "applied"
-    assert await post("order_transactions/create", body(given_back), "t-2") == "applied"
+    order = shop_order(fixture_bytes)
+    assert await shopify_store.outcome("orders/create", order, "o-1") == "applied"
+    assert await shopify_store.outcome(TRANSACTIONS, capture(fixture_bytes), "t-1") == "applied"
+    assert await shopify_store.outcome("refunds/create", refund, "r-1") == "applied"
+    assert await shopify_store.outcome(TRANSACTIONS, given_back, "t-2") == "applied"
 
     order_id = order_id_for(store_id, SHOPIFY_ORDER)
     stored = (await client.get(f"/v1/orders/{order_id}", headers=auth("viewer"))).json()
@@ -227,18 +203,14 @@ async def test_a_transaction_that_came_before_its_order_applies_when_replayed(
     app: FastAPI,
     client: httpx.AsyncClient,
     auth: Callable[..., dict[str, str]],
-    register_store: Callable[..., Awaitable[httpx.Response]],
     fixture_bytes: Callable[[str], bytes],
-    post_shopify: Post,
     stored_deliveries: Callable[..., Awaitable[list[Json]]],
     count_orders: Callable[..., Awaitable[int]],
+    shopify_store: "ShopifyStore",
     store_id: str,
 ) -> None:
-    await register_store(client, store_id, platform="shopify", webhook_secret=SECRET)
     raw = capture(fixture_bytes)
-    early = await post_shopify(
-        client, store_id, raw, secret=SECRET, topic="order_transactions/create", webhook_id="t-1"
-    )
+    early = await shopify_store.send(TRANSACTIONS, raw, "t-1")
 
     assert early.status_code == 202, early.text
     assert early.json()["outcome"] == "ignored"
@@ -246,13 +218,13 @@ async def test_a_transaction_that_came_before_its_order_applies_when_replayed(
     assert await count_orders(app, store_id) == 0
     [kept] = await stored_deliveries(app, store_id)
     assert (kept["topic"], kept["outcome"], bytes(kept["body"])) == (
-        "order_transactions/create",
+        TRANSACTIONS,
         "ignored",
         raw,
     )
 
     order = shop_order(fixture_bytes, financial_status="authorized")
-    created = await post_shopify(client, store_id, body(order), secret=SECRET, webhook_id="o-1")
+    created = await shopify_store.send("orders/create", order, "o-1")
     assert created.json()["outcome"] == "applied"
     replay = f"/v1/webhooks/deliveries/{early.json()['delivery']}:replay"
     replayed = await client.post(replay, headers=auth("admin"))
@@ -269,29 +241,18 @@ async def test_a_transaction_that_came_before_its_order_applies_when_replayed(
 async def test_a_transaction_that_does_not_map_is_422_on_its_field_and_changes_nothing(
     client: httpx.AsyncClient,
     auth: Callable[..., dict[str, str]],
-    register_store: Callable[..., Awaitable[httpx.Response]],
     fixture_bytes: Callable[[str], bytes],
-    post_shopify: Post,
-    store_id: str,
+    shopify_store: "ShopifyStore",
 ) -> None:
-    await register_store(client, store_id, platform="shopify", webhook_secret=SECRET)
-    created = await post_shopify(
-        client, store_id, body(shop_order(fixture_bytes)), secret=SECRET, webhook_id="o-1"
-    )
+    created = await shopify_store.send("orders/create", shop_order(fixture_bytes), "o-1")
     transaction: Json = json.loads(fixture_bytes("shopify/order_transactions_create"))
 
-    async def post(changes: Json, webhook_id: str) -> httpx.Response:
-        return await post_shopify(
-            client,
-            store_id,
-            body({**transaction, **changes}),
-            secret=SECRET,
-            topic="order_transactions/create",
-            webhook_id=webhook_id,
-        )
-
-    unknown = await post({"kind": "change", "status": "awaiting_response"}, "t-1")
-    unstorable = await post({"gateway": "vi\u0000sa"}, "t-2")
+    unknown = await shopify_store.send(
+        TRANSACTIONS, {**transaction, "kind": "change", "status": "awaiting_response"}, "t-1"
+    )
+    unstorable = await shopify_store.send(
+        TRANSACTIONS, {**transaction, "gateway": "vi\u0000sa"}, "t-2"
+    )
 
     assert unknown.status_code == 422, unknown.text
     assert unknown.headers["content-type"].startswith("application/problem+json")

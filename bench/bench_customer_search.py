@@ -455,9 +455,10 @@ class Capture:
     def __call__(self, *args: Any) -> None:
         # before_cursor_execute(conn, cursor, statement, parameters, context, executemany)
         statement, parameters = args[2], args[3]
-        # The outbox relay polls on the same engine meanwhile: not the search's.
-        select = statement.lstrip().upper().startswith("SELECT")
-        if self.on and select and "outbox_events" not in statement:
+        # The outbox relay polls on the same engine meanwhile: not the search's. The search is
+        # one statement starting `WITH` (its page, the audit of the page, the rows).
+        query = statement.lstrip().upper().startswith(("SELECT", "WITH"))
+        if self.on and query and "outbox_events" not in statement:
             self.statements.append((statement, parameters))
 
 
@@ -475,15 +476,21 @@ def _scans(plan: dict[str, Any]) -> list[str]:
 async def explain(
     database_url: str, statements: Sequence[tuple[str, Any]]
 ) -> tuple[list[str], float]:
-    """Every scan of the captured SELECTs, and their total execution time (ms)."""
+    """Every scan of the captured statements, and their total execution time (ms)."""
     connection = await asyncpg.connect(database_url)
     scans: list[str] = []
     total = 0.0
     try:
         for statement, parameters in statements:
-            plan = await connection.fetchval(
-                "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, *(parameters or ())
-            )
+            # Rolled back: the search statement also writes its audit entries.
+            transaction = connection.transaction()
+            await transaction.start()
+            try:
+                plan = await connection.fetchval(
+                    "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, *(parameters or ())
+                )
+            finally:
+                await transaction.rollback()
             document = json.loads(plan)[0]
             scans += _scans(document["Plan"])
             total += document["Execution Time"]

@@ -7,21 +7,46 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
+from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 # Any constant works; it only has to be the same for every replica of every service.
 _MIGRATION_LOCK_ID = 7_354_021
 
 
+# Older pooled connections are replaced rather than trusted indefinitely (an idle-timeout or a
+# failover between the service and the server can leave them dead without a word).
+_POOL_RECYCLE_SECONDS = 1800
+
+
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An asyncpg engine; the URL may omit the driver (`postgresql://`)."""
-    return create_async_engine(asyncpg_url(database_url), pool_size=pool_size, pool_pre_ping=True)
+    """An asyncpg engine; the URL may omit the driver (`postgresql://`).
+
+    No pre-ping: with asyncpg it costs three round trips (BEGIN, a ping, ROLLBACK) per checkout,
+    more than a short request's own SQL. A connection the server closed (restart, terminated
+    backend) is known closed locally and replaced at checkout, with the pool's other
+    connections; one that died silently fails the statement it runs, which invalidates the pool,
+    so that request fails once and the next ones get new connections."""
+    engine = create_async_engine(
+        asyncpg_url(database_url), pool_size=pool_size, pool_recycle=_POOL_RECYCLE_SECONDS
+    )
+    event.listen(engine.sync_engine.pool, "checkout", _replace_if_closed)
+    return engine
+
+
+def _replace_if_closed(
+    _: object, __: ConnectionPoolEntry, connection: PoolProxiedConnection
+) -> None:
+    driver = connection.driver_connection
+    if driver is not None and driver.is_closed():
+        # The server went away or ended the backend: the other pooled connections are as dead.
+        raise exc.InvalidatePoolError("the server closed the connection")
 
 
 def asyncpg_url(database_url: str) -> str:
@@ -46,6 +71,17 @@ async def transaction(
 
 
 async def ping(engine: AsyncEngine) -> None:
+    """Raises unless the server answers. A pooled connection that turns out dead invalidates the
+    pool and is tried once more on a new one: the server is what is checked, not the pool."""
+    try:
+        await _select_one(engine)
+    except exc.DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        await _select_one(engine)
+
+
+async def _select_one(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
 

@@ -193,3 +193,67 @@ async def test_bad_searches_are_problems_naming_the_parameter(running) -> None:
     )
     assert anonymous.status_code == 401
     assert (await running.search(name="ann"))["items"] == []
+
+
+async def _audited(running, actor: str) -> list[tuple[str, str]]:
+    async with running.app.state.runtime.sessions() as session:
+        rows = await session.execute(
+            text("SELECT action, customer_id FROM audit_log WHERE actor = :actor ORDER BY 2"),
+            {"actor": actor},
+        )
+        return [(action, customer_id) for action, customer_id in rows]
+
+
+async def test_the_search_statement_audits_exactly_the_customers_shown(running) -> None:
+    for number in range(5):
+        await running.order(number, email=f"kim{number}@example.com", first_name="Kim")
+    kims = sorted(
+        [(await running.customer_of(f"kim{n}@example.com"))["customer_id"] for n in range(5)]
+    )
+    viewer = running.as_role("viewer")  # subject tester@example.com
+
+    async def search(**params: Any) -> dict[str, Any]:
+        response = await running.client.get("/v1/customers:search", params=params, headers=viewer)
+        assert response.status_code == 200, response.text
+        page: dict[str, Any] = response.json()
+        return page
+
+    # The page is 2 of 5: the third customer, read only to know there is more, is not audited.
+    first = await search(name="kim", limit=2)
+    assert [item["customer_id"] for item in first["items"]] == kims[:2]
+    assert await _audited(running, "tester@example.com") == [
+        ("customer.search", customer_id) for customer_id in kims[:2]
+    ]
+    # Committed by the search itself: another session sees the entries at once.
+    last = await search(name="kim", limit=2, cursor=first["next_cursor"])
+    last = await search(name="kim", limit=2, cursor=last["next_cursor"])
+    assert [item["customer_id"] for item in last["items"]] == kims[4:]
+    assert last["next_cursor"] is None
+    assert await _audited(running, "tester@example.com") == sorted(
+        ("customer.search", customer_id) for customer_id in kims
+    )
+    # Nothing found, nothing audited; a refused search audits nothing either.
+    assert (await search(email="nobody@example.com"))["items"] == []
+    refused = await running.client.get(
+        "/v1/customers:search", params={"name": "!!!"}, headers=viewer
+    )
+    assert refused.status_code == 422
+    assert len(await _audited(running, "tester@example.com")) == len(kims)
+
+
+async def test_a_search_item_is_the_profile_without_identities_rfm_and_addresses(running) -> None:
+    people = await _people(running)
+    await running.client.patch(
+        f"/v1/customers/{people['ann']}", json={"traits": {"size": "M"}}, headers=MERGE_PATCH
+    )
+    for name, customer_id in people.items():
+        profile = (await running.client.get(f"/v1/customers/{customer_id}")).json()
+        (item,) = (await running.search(email=f"{name}@example.com"))["items"]
+        assert item["identities"] == item["rfm"] == item["addresses"] == []
+        skip = {"identities", "rfm", "addresses"}
+        assert {k: v for k, v in item.items() if k not in skip} == {
+            k: v for k, v in profile.items() if k not in skip
+        }, name
+    (ann,) = (await running.search(email="ann@example.com"))["items"]
+    assert ann["traits"] == {"size": "M"}
+    assert ann["tags"] == ["vip"]

@@ -1,8 +1,11 @@
 """The audit of personal data read by people: who, what, which customer, when; never the data."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from sqlalchemy import ColumnElement, Insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_profile.privacy import repository
@@ -34,23 +37,25 @@ def record(
     )
 
 
-async def record_shown(
-    *,
-    session: AsyncSession,
-    actor: str,
-    action: str,
-    customer_ids: Sequence[str],
-    now: datetime | None = None,
-) -> None:
-    """`record` for a read that shows many customers at once (a search page): the same entries,
-    written in one statement."""
-    await repository.insert_audit_entries(
-        session=session,
-        at=now or datetime.now(UTC),
-        actor=actor,
-        action=action,
-        customer_ids=list(dict.fromkeys(customer_ids)),
-    )
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """Who is shown the customers a read finds, as what action, when: the audit of a read that
+    writes its entries in the statement that finds the customers (a search page)."""
+
+    actor: str
+    action: str
+    at: datetime
+
+
+def shown_entries(*, customer_ids: ColumnElement[str]) -> Insert:
+    """The audit entries of a read that shows the customers `customer_ids` selects, one each,
+    as an INSERT taking the `Shown` of the read as the parameters `audit_at`, `audit_actor`
+    and `audit_action` (`shown_parameters`)."""
+    return repository.audit_entries(customer_ids=customer_ids)
+
+
+def shown_parameters(shown: Shown) -> dict[str, Any]:
+    return {"audit_at": shown.at, "audit_actor": shown.actor, "audit_action": shown.action}
 
 
 async def record_read(

@@ -1,9 +1,19 @@
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, String, bindparam, delete, func, insert, or_, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Insert,
+    String,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
@@ -44,23 +54,19 @@ def add_audit_entries(*, session: AsyncSession, entries: Sequence[AuditEntry]) -
     session.add_all(entries)
 
 
-async def insert_audit_entries(
-    *, session: AsyncSession, at: datetime, actor: str, action: str, customer_ids: Sequence[str]
-) -> None:
-    """One entry per customer, in one statement executed at once: the ids travel as one array
-    parameter (cheaper than an ORM object, or a row of parameters, per customer)."""
-    if not customer_ids:
-        return
-    await session.execute(
-        insert(_audit).from_select(
-            ["at", "actor", "action", "customer_id"],
-            select(
-                bindparam("at", at, type_=DateTime(timezone=True)),
-                bindparam("actor", actor, type_=String),
-                bindparam("action", action, type_=String),
-                func.unnest(bindparam("ids", list(customer_ids), type_=ARRAY(String))),
-            ),
-        )
+def audit_entries(*, customer_ids: ColumnElement[str]) -> Insert:
+    """An INSERT of one entry per customer id `customer_ids` selects, the entries' time, actor
+    and action bound at execution (`audit_at`, `audit_actor`, `audit_action`): run inside the
+    statement that reads the customers (a search page), the read and its audit are one round
+    trip and one transaction."""
+    return insert(_audit).from_select(
+        ["at", "actor", "action", "customer_id"],
+        select(
+            bindparam("audit_at", type_=DateTime(timezone=True)),
+            bindparam("audit_actor", type_=String),
+            bindparam("audit_action", type_=String),
+            customer_ids,
+        ),
     )
 
 

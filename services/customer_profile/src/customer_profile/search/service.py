@@ -13,13 +13,11 @@ from crm_events.customer import IdentityKind
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_profile.attributes.rules import normalise_tag
-from customer_profile.attributes.schemas import Attributes
 from customer_profile.customers import repository as customers
 from customer_profile.customers.exceptions import InvalidLookup
 from customer_profile.customers.identities import IdentityKey, normalise_email, normalise_phone
-from customer_profile.customers.models import Customer
-from customer_profile.scoring.rules import LifecycleStage, ScoringRules
-from customer_profile.scoring.schemas import ProfileScores
+from customer_profile.privacy.audit import Shown
+from customer_profile.scoring.rules import LifecycleStage, ScoringRules, ValueTier
 from customer_profile.search import cursors, names, repository, stages
 
 FILTERS = ("email", "phone", "store_id", "external_id", "name", "tag", "stage")
@@ -42,10 +40,10 @@ class SearchFilters:
 
 
 class Hit(NamedTuple):
-    customer: Customer
-    attributes: Attributes
-    scores: ProfileScores
-    """Lifecycle stage and value tier (no RFM: that is the profile's)."""
+    customer: repository.ShownRow
+    """The `repository.SHOWN` columns, `tags` and `traits`."""
+    lifecycle_stage: LifecycleStage
+    value_tier: ValueTier | None
 
 
 class SearchPage(NamedTuple):
@@ -63,9 +61,11 @@ async def search(
     cursor: str | None,
     limit: int,
     now: datetime,
+    shown: Shown,
 ) -> SearchPage:
     """One page of the customers matching every filter given (at least one is required), in
-    customer_id order; merged and erased customers are never found."""
+    customer_id order; merged and erased customers are never found. Every customer of the page
+    is audited as `shown`, by the statement that finds them."""
     position = cursors.decode(cursor) if cursor is not None else None
     as_of = position.as_of if position is not None else now
     keys = identity_keys(filters)
@@ -87,31 +87,28 @@ async def search(
             else None
         ),
         after=position.after if position is not None else None,
-        limit=limit + 1,
+        limit=limit,
+        shown=shown,
     )
     page = rows[:limit]
-    hits = [
-        Hit(row.customer, Attributes(row.tags, row.traits), _scores(row.customer, rules, as_of))
-        for row in page
-    ]
+    hits = [_hit(row, rules, as_of) for row in page]
     more = len(rows) > limit
-    last = page[-1].customer.customer_id if page else None
+    last = page[-1].customer_id if page else None
     next_cursor = cursors.encode(cursors.Position(last, as_of)) if more and last else None
     return SearchPage(hits, next_cursor, as_of)
 
 
-def _scores(customer: Customer, rules: ScoringRules, now: datetime) -> ProfileScores:
-    return ProfileScores(
-        lifecycle_stage=rules.lifecycle.stage(
-            orders_count=customer.orders_count,
-            first_order_at=customer.first_order_at,
-            last_order_at=customer.last_order_at,
+def _hit(row: repository.ShownRow, rules: ScoringRules, now: datetime) -> Hit:
+    return Hit(
+        row,
+        rules.lifecycle.stage(
+            orders_count=row.orders_count,
+            first_order_at=row.first_order_at,
+            last_order_at=row.last_order_at,
             now=now,
         ),
-        value_tier=rules.tiers.tier(
-            orders_count=customer.orders_count,
-            total_spent=customer.total_spent,
-            currency=customer.currency,
+        rules.tiers.tier(
+            orders_count=row.orders_count, total_spent=row.total_spent, currency=row.currency
         ),
     )
 

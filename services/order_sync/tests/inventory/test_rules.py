@@ -204,8 +204,8 @@ def test_units_a_refund_restocked_come_back_once_per_refund() -> None:
 
 
 def test_a_refund_that_restocked_nothing_moves_nothing() -> None:
-    states = [stock(), stock(refunds=[refunded("rf-1", ("l-1", 2, False))])]
-    assert replay(states) == [SALE]
+    refunds = [refunded("rf-1", ("l-1", 2, False)), refunded("rf-2", ("l-2", 0, True))]
+    assert replay([stock(), stock(refunds=refunds)]) == [SALE]
 
 
 def test_a_cancel_after_a_restocking_refund_gives_back_only_the_rest() -> None:

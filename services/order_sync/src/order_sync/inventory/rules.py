@@ -79,10 +79,11 @@ def restocks(order: CanonicalOrder) -> tuple[tuple[Movement, Lines], ...]:
     cancelled = [
         (
             (MovementKind.CANCEL, REFUND_REF + record_key(position, refund.external_id)),
-            lines_of(line for line in refund.lines if line.restocked),
+            lines_of(line for line in refund.lines if line.restocked and line.quantity),
         )
         for position, refund in enumerate(order.refunds)
-        if any(line.restocked for line in refund.lines)
+        # A refund line may count no unit (an amount refunded alone): nothing to put back.
+        if any(line.restocked and line.quantity for line in refund.lines)
     ]
     return tuple(returned + cancelled)
 

@@ -24,22 +24,47 @@ from crm_common.envelope import CloudEvent
 from crm_common.kafka import PermanentEventError
 from crm_common.testing.migrations import service_metadata
 from crm_common.testing.plugin import create_database, drop_database
+from crm_events.customer import IdentityKind
 from crm_events.registry import CONTRACTS
+from customer_profile.attributes.flows import patch_customer
+from customer_profile.attributes.merging import AttributesFollowMerges
+from customer_profile.attributes.schemas import CustomerPatch
+from customer_profile.consents.participants import ConsentsFollowMerges
 from customer_profile.customers import service
 from customer_profile.customers.batch import apply_order_events
 from customer_profile.customers.consumers import order_events_handler
 from customer_profile.customers.exceptions import NoUsableIdentity
+from customer_profile.customers.identities import IdentityKey, digest, normalise_phone
 from customer_profile.customers.policy import IdentityPolicy
 from customer_profile.main import MIGRATIONS
+from customer_profile.privacy.erasure import erase_customer
+from customer_profile.privacy.participants import ErasureGuard
+from customer_profile.scoring.participant import ScoresFollowMerges
+from customer_profile.search.indexing import NamesFollowMerges
+from customer_profile.timeline import repository as timeline
+from customer_profile.timeline.entries import Draft
+from customer_profile.timeline.participant import TimelineFollowsMerges
 from pydantic import ValidationError
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 pytestmark = pytest.mark.integration
 
 TOPIC = "crm.customers.v1"
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
-POLICY = IdentityPolicy(shared_identity_limit=2)
+# The service's own merge participants, so that merges move consents, timeline, scores, tags,
+# traits and names in both paths.
+POLICY = IdentityPolicy(
+    shared_identity_limit=2,
+    participants=(
+        ErasureGuard(),
+        ConsentsFollowMerges(),
+        TimelineFollowsMerges(),
+        ScoresFollowMerges(),
+        AttributesFollowMerges(),
+        NamesFollowMerges(),
+    ),
+)
 HOUSEHOLD_PHONE = "+1 415 299 1234"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # Tables compared row by row; the outbox and processed_events are compared on their own.
@@ -117,6 +142,10 @@ def _snapshot(rng: random.Random, number: int, person: int, version: int) -> dic
         "net_paid": str(total - refunded if status != "pending" else 0),
         "version": version,
         "store_country": "US",
+        # A later snapshot may drop or change the address an earlier one gave.
+        "shipping_address": rng.choice(
+            [None, {"line1": f"{person} Main St", "city": "Springfield", "country": "US"}]
+        ),
     }
 
 
@@ -164,6 +193,101 @@ def batches(seed: int, events: list[CloudEvent[dict[str, Any]]]) -> Iterator[lis
         size = rng.choice([1, 2, 5, 17, 60, 500])
         yield events[start : start + size]
         start += size
+
+
+def prelude_orders() -> list[CloudEvent[dict[str, Any]]]:
+    """The orders of persons 5, 0 and 6 before the stream, oldest first: person 5's order-3
+    (an order the stream has too), person 0's without a phone, and person 6's with person 0's
+    phone (so the stream's orders of person 0 merge person 6's customer into theirs).
+
+    Person 5's customer is the oldest of any the stream's order-3 points at: the order then
+    stays with its tombstone (merging an erased customer fails)."""
+    events = []
+    for number, person, phone in (
+        ("3", 5, None),
+        ("pre-0", 0, None),
+        ("pre-6", 6, "+1 415 200 4000"),
+    ):
+        data = _snapshot(random.Random(person), 0, person, 1)
+        contact = {"email": f"p{person}@example.com", "phone": phone, "external_id": f"c-{person}"}
+        data |= {"order_id": f"order-{number}", "customer": data["customer"] | contact}
+        events.append(_event("crm.order.placed", data))
+    return events
+
+
+async def prelude(sessions: Sessions, orders: list[CloudEvent[dict[str, Any]]]) -> None:
+    """What the store holds before the stream: the customers of the prelude's orders, with tags
+    and traits on persons 0 and 6, person 5's erased (with order-3, which the stream updates
+    again), storefront activity waiting for persons 2 and 3 (and expired for 4), and RFM
+    boundaries from a nightly batch."""
+    for index, event in enumerate(orders):
+        async with transaction(sessions) as session:
+            await service.apply_order_event(
+                session=session,
+                event=event,
+                customers_topic=TOPIC,
+                policy=POLICY,
+                now=T0 - timedelta(days=5 - index),
+            )
+    emails = ["p0@example.com", "p6@example.com", "p5@example.com"]
+    person0, person6, person5 = await _owners(sessions, emails)
+    for customer_id, tag in ((person0, "vip"), (person6, "wholesale")):
+        async with transaction(sessions) as session:
+            patch = CustomerPatch.model_validate({"traits": {"tag": tag}, "tags": {"add": [tag]}})
+            await patch_customer(
+                session=session, customer_id=customer_id, patch=patch, now=T0 - timedelta(days=2)
+            )
+    async with transaction(sessions) as session:
+        await erase_customer(
+            session=session,
+            customer_id=person5,
+            actor="test",
+            customers_topic=TOPIC,
+            now=T0 - timedelta(days=1),
+        )
+    phone = normalise_phone("+1 415 203 4003")
+    assert phone is not None
+    waiting = [
+        (IdentityKey(IdentityKind.EMAIL, "p2@example.com"), T0 + timedelta(days=30)),
+        (IdentityKey(IdentityKind.PHONE, phone), T0 + timedelta(days=30)),
+        (IdentityKey(IdentityKind.EMAIL, "p4@example.com"), T0 - timedelta(hours=1)),
+    ]
+    async with transaction(sessions) as session:
+        await timeline.add_pending(
+            session=session,
+            pending=[
+                (
+                    [digest(key)],
+                    Draft(f"activity-{n}", T0 - timedelta(days=5), "product.viewed", "shop", {}),
+                    expires_at,
+                )
+                for n, (key, expires_at) in enumerate(waiting)
+            ],
+            now=T0 - timedelta(days=5),
+        )
+        await session.execute(
+            insert(service_metadata("customer_profile").tables["rfm_boundaries"]),
+            [
+                {
+                    "store_id": f"store-{store}",
+                    "currency": "USD",
+                    "recency": [T0 - timedelta(days=d) for d in (35, 25, 15)] + [None],
+                    "frequency": [1, 2, 3, 5],
+                    "monetary": [Decimal(10), Decimal("20.5"), Decimal(40), Decimal(80)],
+                    "customers": 10,
+                    "computed_at": T0 - timedelta(days=1),
+                }
+                for store in (0, 1)
+            ],
+        )
+
+
+async def _owners(sessions: Sessions, emails: list[str]) -> list[str]:
+    async with sessions() as session:
+        return [
+            (await service.find_customers(session=session, email=email))[0].customer.customer_id
+            for email in emails
+        ]
 
 
 async def one_at_a_time(sessions: Sessions, events: list[CloudEvent[dict[str, Any]]]) -> set[int]:
@@ -283,6 +407,9 @@ async def two_databases(postgres_url: str) -> Any:
 async def test_batches_give_what_one_event_at_a_time_gives(two_databases, seed) -> None:
     single, batched = two_databases
     events = stream(seed)
+    before = prelude_orders()
+    for sessions in two_databases:
+        await prelude(sessions, before)
 
     rejected_single = await one_at_a_time(single, events)
     rejected_batched = await in_batches(batched, events, seed)
@@ -292,6 +419,8 @@ async def test_batches_give_what_one_event_at_a_time_gives(two_databases, seed) 
     # The streams do what they are meant to: merges, suggestions, rejections and duplicates.
     assert any(e[2]["type"] == "crm.customer.merged" for e in expected["published"])
     assert expected["tables"]["merge_suggestions"]
+    assert any('"r_score": null' not in row for row in expected["tables"]["customer_rfm"])
+    assert any("activity-" in row for row in expected["tables"]["timeline_entries"])
     assert rejected_single
     assert len(expected["claimed"]) < len({e.id for e in events})
     assert got["published"] == expected["published"]

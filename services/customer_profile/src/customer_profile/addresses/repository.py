@@ -70,6 +70,20 @@ async def delete_order_addresses(
         )
 
 
+async def kinds_of(*, session: AsyncSession, order_ids: Sequence[str]) -> dict[str, set[str]]:
+    """The kinds of address stored for each of `order_ids` (an empty set: none)."""
+    found: dict[str, set[str]] = {order_id: set() for order_id in order_ids}
+    if order_ids:
+        rows = await session.execute(
+            select(_addresses.c.order_id, _addresses.c.kind).where(
+                _addresses.c.order_id.in_(list(order_ids))
+            )
+        )
+        for order_id, kind in rows:
+            found[order_id].add(kind)
+    return found
+
+
 async def of_customer(*, session: AsyncSession, customer_id: str) -> list[dict[str, Any]]:
     rows = await session.execute(_OF_CUSTOMER, {"customer_id": customer_id})
     return [dict(row) for row in rows.mappings()]

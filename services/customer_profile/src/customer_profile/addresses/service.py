@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from customer_profile.addresses import repository
 from customer_profile.addresses.normalise import comparable, fingerprint
 from customer_profile.addresses.schemas import AddressRead
+from customer_profile.customers.memo import memo_of
 
 SHIPPING = "shipping"
 BILLING = "billing"
@@ -34,6 +35,13 @@ async def record_order(*, session: AsyncSession, order: OrderSnapshot, known: bo
             }
         )
     await repository.save_order_addresses(session=session, rows=rows)
+    memo = memo_of(session)
+    stored = memo.addresses.get(order.order_id) if memo is not None else None
+    if stored is not None:
+        # Known to the batch: only the kinds actually stored have anything to delete.
+        stored.update(kind for kind in (SHIPPING, BILLING) if kind not in gone)
+        gone = [kind for kind in gone if kind in stored]
+        stored.difference_update(gone)
     if known:
         await repository.delete_order_addresses(
             session=session, order_id=order.order_id, kinds=gone

@@ -1,3 +1,5 @@
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
@@ -12,6 +14,18 @@ async def get_consent(
     *, session: AsyncSession, customer_id: str, channel: str, purpose: str
 ) -> CustomerConsent | None:
     return await session.get(CustomerConsent, (customer_id, channel, purpose))
+
+
+async def consenting(*, session: AsyncSession, customer_ids: Sequence[str]) -> set[str]:
+    """Those of `customer_ids` with any consent row."""
+    if not customer_ids:
+        return set()
+    rows = await session.execute(
+        select(_consents.c.customer_id)
+        .distinct()
+        .where(_consents.c.customer_id.in_(list(customer_ids)))
+    )
+    return set(rows.scalars())
 
 
 async def consents_of(*, session: AsyncSession, customer_id: str) -> list[CustomerConsent]:

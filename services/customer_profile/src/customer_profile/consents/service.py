@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from customer_profile.consents import events, repository
 from customer_profile.consents.models import ConsentLogEntry, CustomerConsent
 from customer_profile.consents.rules import Decision, Outcome, decide
+from customer_profile.customers.memo import memo_of
 
 MERGE = "merge"
 UNMERGE = "unmerge"
@@ -50,8 +51,13 @@ async def record_decision(
 ) -> Recorded:
     """Apply `decision` when it wins over the one in force; every applied change is logged and
     announced. The caller holds the customer's row lock."""
-    current = await repository.get_consent(
-        session=session, customer_id=customer_id, channel=channel.value, purpose=purpose.value
+    memo = memo_of(session)
+    current = (
+        None
+        if memo is not None and customer_id in memo.consentless
+        else await repository.get_consent(
+            session=session, customer_id=customer_id, channel=channel.value, purpose=purpose.value
+        )
     )
     outcome = decide(decision_of(current), decision)
     if outcome is not Outcome.APPLIED:
@@ -67,6 +73,8 @@ async def record_decision(
     )
     _set(consent, decision, proof=proof, now=now)
     repository.save_consent(session=session, consent=consent)
+    if memo is not None:
+        memo.consentless.discard(customer_id)
     _log(session, consent, merge_id=merge_id, reason=reason)
     return Recorded(outcome, consent, [events.consent_changed(consent)])
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_profile.customers import repository, resolution
 from customer_profile.customers.identities import IdentityKey
+from customer_profile.customers.memo import memo_of
 from customer_profile.customers.models import Customer, CustomerIdentity
 from customer_profile.customers.policy import IdentityPolicy
 from customer_profile.merges import service as merges
@@ -68,4 +69,6 @@ async def carry_out(
     ]
     for link in links:
         repository.add_identity(session=session, identity=link)
+    if (memo := memo_of(session)) is not None:
+        memo.linked(customer.customer_id, links)
     return CarriedOut(outgoing, links)

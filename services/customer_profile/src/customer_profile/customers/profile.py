@@ -4,9 +4,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from customer_profile.customers.models import Customer, CustomerOrder
+from customer_profile.customers.models import Customer
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,32 @@ class Profile:
         return asdict(self)
 
 
-def compute_profile(orders: Sequence[CustomerOrder]) -> Profile:
+class ProfiledOrder(Protocol):
+    """What a profile reads of an order (a `CustomerOrder`, or `repository.OrderFacts`)."""
+
+    @property
+    def order_id(self) -> str: ...
+    @property
+    def placed_at(self) -> datetime: ...
+    @property
+    def cancelled(self) -> bool: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def net_paid(self) -> Decimal: ...
+    @property
+    def accepts_marketing(self) -> bool: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def first_name(self) -> str | None: ...
+    @property
+    def last_name(self) -> str | None: ...
+
+
+def compute_profile(orders: Sequence[ProfiledOrder]) -> Profile:
     """Contact data from the newest order that has each part; statistics over the orders that
     were not cancelled, summing only those in the currency of the first of them."""
     newest_first = sorted(orders, key=lambda o: (o.placed_at, o.order_id), reverse=True)

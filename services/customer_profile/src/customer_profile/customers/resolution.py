@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_profile.customers import repository
 from customer_profile.customers.identities import IdentityKey, digest, stronger_partner
+from customer_profile.customers.memo import memo_of
 from customer_profile.customers.models import Customer, CustomerOrder
 
 _LOCK_ROUNDS = 5
@@ -115,17 +116,21 @@ async def shared_keys(
     *, session: AsyncSession, keys: Sequence[IdentityKey], limit: int
 ) -> frozenset[IdentityKey]:
     """The keys that, with this order, have been seen with more than `limit` people."""
+    memo = memo_of(session)
     shared = set()
     for key in keys:
         if key.rank == 0:
             continue  # nothing is stronger than an email: it has no partners to count
         partner = stronger_partner(keys, key)
-        others = await repository.count_partners(
-            session=session,
-            identity_digest=digest(key),
-            excluding=digest(partner) if partner is not None else None,
-            cap=limit + 1,
-        )
+        identity = digest(key)
+        excluding = digest(partner) if partner is not None else None
+        known = memo.partners.get(identity) if memo is not None else None
+        if known is not None:
+            others = min(len(known - {excluding}), limit + 1)
+        else:
+            others = await repository.count_partners(
+                session=session, identity_digest=identity, excluding=excluding, cap=limit + 1
+            )
         if others + (partner is not None) > limit:
             shared.add(key)
     return frozenset(shared)
@@ -140,7 +145,11 @@ async def record_sightings(
         partner = stronger_partner(keys, key)
         if partner is not None:
             pairs.append((digest(key), digest(partner)))
-    await repository.add_sightings(session=session, pairs=pairs, at=at)
+    memo = memo_of(session)
+    if memo is not None and all(identity in memo.partners for identity, _ in pairs):
+        memo.see(pairs, at)
+    else:
+        await repository.add_sightings(session=session, pairs=pairs, at=at)
 
 
 async def resolve_order(
@@ -152,9 +161,13 @@ async def resolve_order(
 ) -> Resolved:
     """Lock every customer the order points at, then plan with the identities as they are once
     no one else can move them (merges lock both customers first)."""
+    memo = memo_of(session)
+    held = memo.locked if memo is not None else set()
     locked: dict[str, Customer] = {}
-    for _ in range(_LOCK_ROUNDS):
+    owners = memo.owners_of(keys) if memo is not None else None
+    if owners is None:
         owners = await repository.identity_owners(session=session, keys=keys)
+    for _ in range(_LOCK_ROUNDS):
         wanted = {owners[k] for k in keys if k in owners and k not in shared}
         if stored is not None:
             wanted.add(stored.customer_id)
@@ -175,4 +188,10 @@ async def resolve_order(
                 raise LookupError(f"customer {customer_id} is missing")
             if found.merged_into is not None:
                 raise ConcurrentMerge(f"customer {customer_id} was merged meanwhile")
+        # Identities pointing at customers this transaction held locked before reading them
+        # cannot have moved since; otherwise read them again under the new locks.
+        if not set(missing) <= held:
+            owners = await repository.identity_owners(session=session, keys=keys)
+            if memo is not None:
+                memo.reread(keys, owners)
     raise ConcurrentMerge("the order's customers kept changing while they were locked")

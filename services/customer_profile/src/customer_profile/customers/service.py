@@ -1,5 +1,6 @@
 """The customer rules: whose an order is, and what that changes about the customer."""
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -24,9 +25,11 @@ from customer_profile.customers.identities import (
     normalise_phone,
     order_identity_keys,
 )
+from customer_profile.customers.memo import BatchMemo, memo_of
 from customer_profile.customers.models import Customer, CustomerIdentity, CustomerOrder
 from customer_profile.customers.policy import DEFAULT_POLICY, IdentityPolicy
 from customer_profile.customers.profile import Profile, compute_profile, stored_profile
+from customer_profile.customers.repository import OrderFacts
 from customer_profile.merges import service as merges
 from customer_profile.privacy import tombstone
 from customer_profile.scoring import service as scoring
@@ -67,9 +70,11 @@ async def attribute_order(
     order: OrderSnapshot,
     now: datetime | None = None,
     policy: IdentityPolicy = DEFAULT_POLICY,
+    keys: Sequence[IdentityKey] | None = None,
 ) -> list[CloudEvent[Any]]:
     """Find or create the order's customer, link the order's identities to them and refresh
     their order list and statistics; returns the customer events owed, in publishing order.
+    `keys` are the order's identity keys when the caller has them already.
 
     Customers that the order's identities (or its earlier attribution) point at merge into the
     oldest of them; identities shared too widely give merge suggestions instead (see
@@ -77,10 +82,11 @@ async def attribute_order(
     customer it was first attributed to, or the survivor that customer merged into.
     """
     now = now or datetime.now(UTC)
-    stored = await repository.get_order(session=session, order_id=order.order_id)
+    memo = memo_of(session)
+    stored = await _stored_order(session, order.order_id, memo)
     if is_stale(stored, order):
         return []
-    keys = order_identity_keys(order, guard=policy.guard)
+    keys = list(keys) if keys is not None else order_identity_keys(order, guard=policy.guard)
     if stored is None and not keys:
         raise NoUsableIdentity(order.order_id)
     shared = await resolution.shared_keys(
@@ -95,6 +101,8 @@ async def attribute_order(
     if plan.target is None:
         customer = Customer(customer_id=str(uuid4()), created_at=now, updated_at=now, version=1)
         await repository.add_customer(session=session, customer=customer)
+        if memo is not None:
+            memo.created(customer.customer_id)
     else:
         customer = resolved.customers[plan.target]
         if await tombstone.absorbed(
@@ -119,9 +127,11 @@ async def attribute_order(
     row = order_row(order, customer_id=customer.customer_id, own=own, now=now, stored=stored)
     if stored is None:
         repository.add_order(session=session, order=row)
+        if memo is not None:
+            memo.orders.add(row.order_id)
     await addresses.record_order(session=session, order=order, known=stored is not None)
 
-    orders = await repository.orders_of(session=session, customer_id=customer.customer_id)
+    orders, stored_orders = await _orders_of(session, customer.customer_id, memo, row)
     profile = compute_profile(orders)
     consent_events, accepts_marketing = await consents.apply_order(
         session=session, customer_id=customer.customer_id, order=order, now=now
@@ -143,11 +153,20 @@ async def attribute_order(
     if changed:
         customer.version += 1
         customer.updated_at = now
+    identities = await _identities_of(session, customer.customer_id, memo)
     await timeline.record_order_event(
-        session=session, customer_id=customer.customer_id, order=order, now=now
+        session=session,
+        customer_id=customer.customer_id,
+        order=order,
+        now=now,
+        identities=identities,
     )
-    await scoring.refresh(session=session, customer_ids=[customer.customer_id], now=now)
-    identities = await repository.identities_of(session=session, customer_id=customer.customer_id)
+    await scoring.refresh(
+        session=session,
+        customer_ids=[customer.customer_id],
+        now=now,
+        orders={customer.customer_id: stored_orders},
+    )
 
     if is_new:
         outgoing.append(events.created(customer, identities, attributes=NO_ATTRIBUTES))
@@ -254,6 +273,40 @@ def lookup_key(
 
 def _error(name: str, message: str) -> dict[str, Any]:
     return {"field": f"query.{name}", "message": message, "type": "invalid_lookup"}
+
+
+async def _identities_of(
+    session: AsyncSession, customer_id: str, memo: BatchMemo | None
+) -> list[CustomerIdentity]:
+    if memo is not None and customer_id in memo.identities:
+        return list(memo.identities[customer_id])
+    return await repository.identities_of(session=session, customer_id=customer_id)
+
+
+async def _orders_of(
+    session: AsyncSession, customer_id: str, memo: BatchMemo | None, row: CustomerOrder
+) -> tuple[list[OrderFacts], list[OrderFacts]]:
+    """The customer's orders, `row` (just added or updated, theirs now) included: as the
+    session shows them (`row` as just set) and as the database holds them (where the ORM did
+    not write a value equal to the stored one, the stored form stays: `0` for `0.00`)."""
+    held = memo.orders_of.get(customer_id) if memo is not None else None
+    if held is None:
+        held = {
+            facts.order_id: facts
+            for facts in await repository.order_facts_of(session=session, customer_id=customer_id)
+        }
+    else:
+        held[row.order_id] = OrderFacts.of(row).settled(held.get(row.order_id))
+    shown = {**held, row.order_id: OrderFacts.of(row)}
+    return list(shown.values()), list(held.values())
+
+
+async def _stored_order(
+    session: AsyncSession, order_id: str, memo: BatchMemo | None
+) -> CustomerOrder | None:
+    if memo is not None and order_id not in memo.orders:
+        return None  # the batch knows which of its orders are stored
+    return await repository.get_order(session=session, order_id=order_id)
 
 
 def is_stale(stored: CustomerOrder | None, order: OrderSnapshot) -> bool:

@@ -19,6 +19,7 @@ from customer_profile.attributes import service as attributes
 from customer_profile.customers import events as customer_events
 from customer_profile.customers import repository as customers
 from customer_profile.customers.identities import IdentityKey
+from customer_profile.customers.memo import memo_of
 from customer_profile.customers.models import Customer
 from customer_profile.customers.profile import compute_profile
 from customer_profile.merges import events, repository, rules
@@ -70,6 +71,8 @@ async def merge_customers(
     await repository.move_identities(
         session=session, from_id=merged.customer_id, to_id=survivor.customer_id
     )
+    if (memo := memo_of(session)) is not None:
+        memo.merged(survivor.customer_id, merged.customer_id)
     await repository.move_orders(
         session=session, from_id=merged.customer_id, to_id=survivor.customer_id
     )

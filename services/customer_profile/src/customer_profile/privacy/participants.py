@@ -6,7 +6,7 @@ from crm_common.envelope import CloudEvent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_profile.customers.models import Customer
-from customer_profile.privacy import repository
+from customer_profile.privacy import tombstone
 from customer_profile.privacy.exceptions import CustomerGone
 
 
@@ -30,6 +30,6 @@ class ErasureGuard:
 
 async def _refuse_erased(session: AsyncSession, *customers: Customer) -> None:
     for customer in customers:
-        erasure = await repository.get_erasure(session=session, customer_id=customer.customer_id)
-        if erasure is not None:
-            raise CustomerGone(customer.customer_id, erasure.erased_at)
+        erased_at = await tombstone.erased_at(session=session, customer_id=customer.customer_id)
+        if erased_at is not None:
+            raise CustomerGone(customer.customer_id, erased_at)

@@ -6,6 +6,7 @@ from crm_events.order import OrderSnapshot
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_profile.customers import repository as customers
+from customer_profile.customers.memo import memo_of
 from customer_profile.customers.models import Customer, CustomerOrder
 from customer_profile.customers.profile import compute_profile
 from customer_profile.privacy import repository
@@ -22,6 +23,18 @@ class ErasedWhileResolving(RuntimeError):
         super().__init__(f"customer {customer_id} was erased while order {order_id} was applied")
 
 
+async def erased_at(*, session: AsyncSession, customer_id: str) -> datetime | None:
+    """When the customer (row-locked by the caller) was erased; None when it was not."""
+    memo = memo_of(session)
+    if memo is not None and customer_id in memo.erasures:
+        return memo.erasures[customer_id]
+    erasure = await repository.get_erasure(session=session, customer_id=customer_id)
+    at = erasure.erased_at if erasure is not None else None
+    if memo is not None:
+        memo.erasures[customer_id] = at
+    return at
+
+
 async def absorbed(
     *,
     session: AsyncSession,
@@ -34,10 +47,12 @@ async def absorbed(
     tombstone: the order's amounts and state only (statistics and RFM), with no contact data, no
     identity, no timeline entry and no event, so the figures stay whole and the erased person is
     not revived."""
-    if await repository.get_erasure(session=session, customer_id=customer.customer_id) is None:
+    if await erased_at(session=session, customer_id=customer.customer_id) is None:
         return False
     if stored is None:
         raise ErasedWhileResolving(customer.customer_id, order.order_id)
+    if (memo := memo_of(session)) is not None:
+        memo.orders_of.pop(customer.customer_id, None)  # changed below, past the memo
     stored.placed_at = order.placed_at
     stored.currency = order.currency
     stored.net_paid = order.net_paid

@@ -2,13 +2,16 @@
 incremental refresh scores a few customers against the boundaries the last batch stored."""
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
-from customer_profile.scoring.models import CustomerRfm, ScoringRun
+from customer_profile.scoring.incremental import Boundaries, Figures, Scored
+from customer_profile.scoring.models import CustomerRfm, RfmBoundaries, ScoringRun
 from customer_profile.scoring.rules import LifecycleRules, LifecycleStage
 
 _rfm = SQLModel.metadata.tables["customer_rfm"]
@@ -141,15 +144,88 @@ async def recompute_all(*, session: AsyncSession, now: datetime) -> tuple[int, i
     return _rowcount(stored), _rowcount(scored)
 
 
+async def lock_shared(*, session: AsyncSession) -> None:
+    """Hold off the exact batch until the caller's transaction ends (refreshes share it)."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock_shared(:id)"), {"id": _SCORING_LOCK_ID}
+    )
+
+
+async def boundaries(*, session: AsyncSession) -> dict[tuple[str, str], Boundaries]:
+    """Every store's boundaries per currency, from the last batch."""
+    rows = await session.execute(select(RfmBoundaries))
+    return {
+        (row.store_id, row.currency): Boundaries(row.recency, row.frequency, row.monetary)
+        for row in rows.scalars()
+    }
+
+
+async def scored_of(
+    *, session: AsyncSession, customer_ids: Sequence[str]
+) -> dict[str, dict[str, Scored]]:
+    """The RFM rows of each of `customer_ids`, per store."""
+    found: dict[str, dict[str, Scored]] = {customer_id: {} for customer_id in customer_ids}
+    if not customer_ids:
+        return found
+    rows = await session.execute(select(_rfm).where(_rfm.c.customer_id.in_(list(customer_ids))))
+    for row in rows:
+        found[row.customer_id][row.store_id] = Scored(
+            Figures(
+                currency=row.currency,
+                orders_count=row.orders_count,
+                monetary=row.monetary,
+                last_order_at=row.last_order_at,
+                r_score=row.r_score,
+                f_score=row.f_score,
+                m_score=row.m_score,
+            ),
+            row.scored_by,
+            row.scored_at,
+        )
+    return found
+
+
+async def save_scored(
+    *,
+    session: AsyncSession,
+    rows: Sequence[tuple[str, str, Scored]],
+    gone: Sequence[tuple[str, str]],
+) -> None:
+    """Write each (customer_id, store_id, row) and delete the (customer_id, store_id) rows
+    `gone`."""
+    if gone:
+        await session.execute(
+            delete(_rfm).where(tuple_(_rfm.c.customer_id, _rfm.c.store_id).in_(list(gone)))
+        )
+    if not rows:
+        return
+    values = [
+        {
+            "customer_id": customer_id,
+            "store_id": store_id,
+            **asdict(row.figures),
+            "scored_by": row.scored_by,
+            "scored_at": row.scored_at,
+        }
+        for customer_id, store_id, row in rows
+    ]
+    statement = pg_insert(_rfm).values(values)
+    updated = [c.name for c in _rfm.c if c.name not in ("customer_id", "store_id")]
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[_rfm.c.customer_id, _rfm.c.store_id],
+            set_={name: statement.excluded[name] for name in updated},
+        )
+    )
+
+
 async def refresh(*, session: AsyncSession, customer_ids: Sequence[str], now: datetime) -> None:
     """Bring the RFM rows of `customer_ids` up to date with their orders (the caller's pending
     changes included), scored against the stored boundaries."""
     if not customer_ids:
         return
     await session.flush()
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock_shared(:id)"), {"id": _SCORING_LOCK_ID}
-    )
+    await lock_shared(session=session)
     await session.execute(text(_REFRESH), {"ids": list(customer_ids), "now": now})
 
 

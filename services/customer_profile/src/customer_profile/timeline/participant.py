@@ -8,7 +8,7 @@ from crm_common.envelope import CloudEvent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_profile.customers.models import Customer
-from customer_profile.timeline import repository
+from customer_profile.timeline import repository, service
 
 
 class TimelineFollowsMerges:
@@ -23,6 +23,7 @@ class TimelineFollowsMerges:
         merge_id: str,
         now: datetime,  # noqa: ARG002  (the protocol's signature)
     ) -> list[CloudEvent[Any]]:
+        await service.write_held_entries(session=session)
         await repository.repoint(
             session=session,
             from_customer=merged.customer_id,

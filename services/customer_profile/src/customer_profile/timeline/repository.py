@@ -2,7 +2,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, literal, select, tuple_, update
+from sqlalchemy import delete, func, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
@@ -19,7 +19,14 @@ _processed = SQLModel.metadata.tables["processed_events"]
 _REGISTERED = (PendingActivity, TimelineEntry, TimelineMove)
 
 
-def _entry_row(draft: Draft, *, customer_id: str, now: datetime) -> dict[str, Any]:
+_ADD_ENTRIES = (
+    pg_insert(_entries)
+    .on_conflict_do_nothing(index_elements=["source_key"])
+    .returning(_entries.c.entry_id)
+)
+
+
+def entry_row(draft: Draft, *, customer_id: str, now: datetime) -> dict[str, Any]:
     return {
         "source_key": draft.source_key,
         "customer_id": customer_id,
@@ -40,13 +47,19 @@ async def add_entries(
     """Store each (customer_id, draft) whose source key is new; returns how many were."""
     if not entries:
         return 0
-    rows = [_entry_row(draft, customer_id=owner, now=now) for owner, draft in entries]
-    result = await session.execute(
-        pg_insert(_entries)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["source_key"])
-        .returning(_entries.c.entry_id)
+    return await add_entry_rows(
+        session=session,
+        rows=[entry_row(draft, customer_id=owner, now=now) for owner, draft in entries],
     )
+
+
+async def add_entry_rows(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Store each `entry_row` whose source key is new; returns how many were."""
+    if not rows:
+        return 0
+    # Parameters apart from the statement, so that it compiles once (SQLAlchemy still sends the
+    # rows as one multi-row INSERT).
+    result = await session.execute(_ADD_ENTRIES, list(rows))
     return len(result.all())
 
 
@@ -98,6 +111,18 @@ async def take_pending(
         )
         for row in rows
     ]
+
+
+async def pending_naming(*, session: AsyncSession, digests: Sequence[str]) -> set[str]:
+    """Those of `digests` that pending activity names, expired or not (the nightly job drops
+    what expired)."""
+    if not digests:
+        return set()
+    named = func.unnest(_pending.c.identity_digests)
+    rows = await session.execute(
+        select(named).where(_pending.c.identity_digests.overlap(list(digests)))
+    )
+    return set(rows.scalars()) & set(digests)
 
 
 async def extend_pending(*, session: AsyncSession, having: str, add: Sequence[str]) -> int:

@@ -19,6 +19,8 @@ from customer_profile.customers.identities import (
     digest,
     resolve,
 )
+from customer_profile.customers.memo import memo_of
+from customer_profile.customers.models import CustomerIdentity
 from customer_profile.privacy import repository as privacy
 from customer_profile.timeline import activity, cursors, repository
 from customer_profile.timeline.entries import Draft, event_draft, order_drafts
@@ -48,26 +50,49 @@ async def record_order_event(
     customer_id: str,
     order: OrderSnapshot,
     now: datetime | None = None,
+    identities: Sequence[CustomerIdentity] | None = None,
 ) -> None:
     """Add the milestones `order` has reached to its customer's timeline (each once, however
     often or in whatever order its snapshots arrive), and attach the storefront activity that
-    was waiting for any of the customer's identities."""
+    was waiting for any of the customer's identities (`identities`, when the caller has them)."""
     now = now or _now()
     drafts = order_drafts(order)
-    await repository.add_entries(
-        session=session, entries=[(customer_id, d) for d in drafts], now=now
-    )
-    await attach_pending(session=session, customer_id=customer_id, now=now)
+    if (memo := memo_of(session)) is not None:
+        memo.entries += [repository.entry_row(d, customer_id=customer_id, now=now) for d in drafts]
+    else:
+        await repository.add_entries(
+            session=session, entries=[(customer_id, d) for d in drafts], now=now
+        )
+    await attach_pending(session=session, customer_id=customer_id, now=now, identities=identities)
+
+
+async def write_held_entries(*, session: AsyncSession) -> None:
+    """Write the entries a batch of order events holds back (see `BatchMemo.entries`), so that
+    what follows sees them in the order they were made."""
+    memo = memo_of(session)
+    if memo is not None and memo.entries:
+        rows, memo.entries = memo.entries, []
+        await repository.add_entry_rows(session=session, rows=rows)
 
 
 async def attach_pending(
-    *, session: AsyncSession, customer_id: str, now: datetime | None = None
+    *,
+    session: AsyncSession,
+    customer_id: str,
+    now: datetime | None = None,
+    identities: Sequence[CustomerIdentity] | None = None,
 ) -> int:
-    """Move the unexpired pending activity naming any identity of the customer onto their
-    timeline; call it wherever identities are linked. Returns how many entries it added."""
+    """Move the unexpired pending activity naming any identity of the customer (all of them in
+    `identities`, when the caller has them) onto their timeline; call it wherever identities are
+    linked. Returns how many entries it added."""
     now = now or _now()
-    identities = await customers.identities_of(session=session, customer_id=customer_id)
+    if identities is None:
+        identities = await customers.identities_of(session=session, customer_id=customer_id)
     digests = [digest(customers.key_of(row)) for row in identities]
+    memo = memo_of(session)
+    if memo is not None and memo.nothing_pending(digests):
+        return 0
+    await write_held_entries(session=session)
     drafts = await repository.take_pending(session=session, digests=digests, now=now)
     return await repository.add_entries(
         session=session, entries=[(customer_id, d) for d in drafts], now=now

@@ -183,6 +183,23 @@ async def broker_pass(bootstrap: str, messages: Sequence[Payload], partitions: i
     return result
 
 
+async def through(bootstrap: str, source: str, target: str, messages: Sequence[Payload]) -> Pass:
+    """Publish `messages` to `source` and read `target` until every order's placed event came
+    out of whatever runs between the two."""
+    reader = asyncio.create_task(
+        collect(
+            bootstrap,
+            target,
+            {m.order_id for m in messages},
+            timeout=max(300, len(messages) / 100),
+            placed_only=True,
+        )
+    )
+    result = Pass(sent_ms=await produce(bootstrap, source, messages), out_ms={})
+    result.out_ms = await reader
+    return result
+
+
 async def forwarder_pass(
     bootstrap: str, messages: Sequence[Payload], partitions: int, workdir: Path
 ) -> Pass:
@@ -199,17 +216,7 @@ async def forwarder_pass(
     args = [str(FORWARDER), bootstrap, source, target, f"bench.forwarder.{suffix}"]
     try:
         async with process("forwarder", args, {}, log_path, ready):
-            reader = asyncio.create_task(
-                collect(
-                    bootstrap,
-                    target,
-                    {m.order_id for m in messages},
-                    timeout=max(300, len(messages) / 100),
-                    placed_only=True,
-                )
-            )
-            result = Pass(sent_ms=await produce(bootstrap, source, messages), out_ms={})
-            result.out_ms = await reader
+            result = await through(bootstrap, source, target, messages)
     finally:
         await harness.delete_topics(bootstrap, [source, target])
     return result
@@ -340,17 +347,7 @@ async def order_sync_pass(
                     response.raise_for_status()
                 stop = asyncio.Event()
                 watcher = asyncio.create_task(watch(database_url, progress, stop))
-                reader = asyncio.create_task(
-                    collect(
-                        bootstrap,
-                        orders_topic,
-                        {m.order_id for m in messages},
-                        timeout=max(300, len(messages) / 100),
-                        placed_only=True,
-                    )
-                )
-                result = Pass(sent_ms=await produce(bootstrap, shop_topic, messages), out_ms={})
-                result.out_ms = await reader
+                result = await through(bootstrap, shop_topic, orders_topic, messages)
                 stop.set()
                 await watcher
     finally:

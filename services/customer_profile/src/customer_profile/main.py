@@ -10,6 +10,7 @@ from crm_common.service import serve
 from fastapi import FastAPI
 
 from customer_profile import pii, worker
+from customer_profile.addresses.participant import AddressesFollowMerges
 from customer_profile.attributes.api import router as attributes_router
 from customer_profile.attributes.merging import AttributesFollowMerges
 from customer_profile.bulk.api import router as bulk_router
@@ -19,6 +20,7 @@ from customer_profile.consents.participants import ConsentsFollowMerges
 from customer_profile.customers.api import router as customers_router
 from customer_profile.customers.policy import IdentityPolicy
 from customer_profile.merges.api import router as merges_router
+from customer_profile.merges.participants import MergeParticipant
 from customer_profile.privacy.api import router as privacy_router
 from customer_profile.privacy.participants import ErasureGuard
 from customer_profile.scoring import nightly
@@ -44,19 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         migrations_dir=MIGRATIONS,
         outbox_sealer=pii.OutboxSealer(keyring),
     )
-    # Merge participants (consents, tags, ...) join here; the erasure guard goes first so that
-    # nothing moves for an erased customer.
-    policy = IdentityPolicy.from_settings(
-        settings,
-        participants=(
-            ErasureGuard(),
-            ConsentsFollowMerges(),
-            TimelineFollowsMerges(),
-            ScoresFollowMerges(),
-            AttributesFollowMerges(),
-            NamesFollowMerges(),
-        ),
-    )
+    policy = IdentityPolicy.from_settings(settings, participants=merge_participants())
     worker.register(runtime, settings, policy=policy)
 
     @asynccontextmanager
@@ -93,6 +83,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.policy = policy
     app.state.scoring_rules = ScoringRules.from_settings(settings)
     return app
+
+
+def merge_participants() -> tuple[MergeParticipant, ...]:
+    """What moves with a merge and back with its undo besides identities and orders."""
+    # The erasure guard goes first, so that nothing moves for an erased customer.
+    return (
+        ErasureGuard(),
+        ConsentsFollowMerges(),
+        TimelineFollowsMerges(),
+        ScoresFollowMerges(),
+        AttributesFollowMerges(),
+        NamesFollowMerges(),
+        AddressesFollowMerges(),
+    )
 
 
 def run() -> None:

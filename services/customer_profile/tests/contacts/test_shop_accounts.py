@@ -18,10 +18,13 @@ from crm_common.envelope import CloudEvent, to_json_bytes
 from crm_common.kafka import dlq_topic
 from crm_common.testing.plugin import unique_topic
 from crm_events.registry import CONTRACTS
+from crm_events.shop import Address
 from crm_events.shop_activity import SHOP_CUSTOMER_UPSERTED
 from customer_profile.config import Settings
 from customer_profile.main import create_app
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
+from sqlalchemy import text
 
 pytestmark = pytest.mark.integration
 
@@ -292,3 +295,149 @@ async def test_an_account_naming_nobody_is_dead_lettered(running: Running) -> No
         assert json.loads(record.value)["id"] == junk.id
 
     await eventually(parked)
+
+
+HOME = {
+    "name": "Ann Lee",
+    "line1": "12 Elgin St",
+    "city": "Ottawa",
+    "postal_code": "K1P 5W1",
+    "country": "CA",
+}
+HOME_RETYPED = {
+    "name": "A. Lee",
+    "line1": "12 ELGIN ST.",
+    "city": "ottawa",
+    "postal_code": "k1p5w1",
+    "country": "CA",
+}
+COTTAGE = {"line1": "3 Lakeshore Rd", "city": "Kingston", "postal_code": "K7L 1A1", "country": "CA"}
+WORK = {"line1": "90 Sparks St", "line2": "Suite 400", "city": "Ottawa", "country": "CA"}
+BEA = {"external_id": "c-9", "email": "bea@example.com", "phone": None, "first_name": "Bea"}
+
+
+def _place(address: dict[str, Any], kinds: list[str], first: datetime, last: datetime, orders=0):
+    return {
+        "kinds": kinds,
+        **dict.fromkeys(("name", "line1", "line2", "city", "region", "postal_code", "country")),
+        **address,
+        "first_seen_at": first.isoformat().replace("+00:00", "Z"),
+        "last_seen_at": last.isoformat().replace("+00:00", "Z"),
+        "orders": orders,
+    }
+
+
+async def _places(running: Running, customer_id: str, count: int) -> list[dict[str, Any]]:
+    async def found() -> list[dict[str, Any]]:
+        response = await running.client.get(f"/v1/customers/{customer_id}")
+        assert response.status_code == 200, response.text
+        places: list[dict[str, Any]] = response.json()["addresses"]
+        assert len(places) == count
+        return places
+
+    return await eventually(found)
+
+
+def _stale_count() -> float:
+    return REGISTRY.get_sample_value("crm_shop_account_events_total", {"outcome": "stale"}) or 0.0
+
+
+async def test_account_addresses_show_on_the_profile_newest_revision_wins(
+    running: Running, make_order, order_event
+) -> None:
+    await running.account(upserted(updated_at=T0, addresses=[HOME, COTTAGE]))
+    customer = await eventually(lambda: running.customer(email="ann@example.com"))
+    customer_id = customer["customer_id"]
+    # Listed on the same revision: in the account's order (its default first).
+    assert await _places(running, customer_id, 2) == [
+        _place(HOME, ["account"], T0, T0),
+        _place(COTTAGE, ["account"], T0, T0),
+    ]
+
+    # A newer revision replaces the account's addresses: the cottage goes, the home (retyped)
+    # stays the same place, first seen with the first revision.
+    later = T0 + timedelta(hours=2)
+    await running.account(upserted(updated_at=later, addresses=[WORK, HOME_RETYPED]))
+
+    async def replaced() -> list[dict[str, Any]]:
+        places = await _places(running, customer_id, 2)
+        assert places[0]["line1"] == WORK["line1"]
+        return places
+
+    assert await eventually(replaced) == [
+        _place(WORK, ["account"], later, later),
+        _place(HOME_RETYPED, ["account"], T0, later),
+    ]
+
+    # An older revision arriving late changes nothing.
+    stale_before = _stale_count()
+    await running.account(upserted(updated_at=T0 + timedelta(hours=1), addresses=[COTTAGE]))
+
+    async def ignored() -> None:
+        assert _stale_count() == stale_before + 1
+
+    await eventually(ignored)
+    assert [p["line1"] for p in await _places(running, customer_id, 2)] == [
+        WORK["line1"],
+        HOME_RETYPED["line1"],
+    ]
+
+    # An order shipped to the home is the same place: one entry, seen on both.
+    order = make_order(store_id="demo", email="ann@example.com").model_copy(
+        update={"shipping_address": Address.model_validate(HOME)}
+    )
+    await running.publish(running.settings.orders_topic, order_event(order), key=order.order_id)
+
+    async def ordered() -> list[dict[str, Any]]:
+        places = await _places(running, customer_id, 2)
+        assert places[1]["orders"] == 1
+        return places
+
+    work, home = await eventually(ordered)
+    assert work == _place(WORK, ["account"], later, later)
+    # The account's revision is newer than the order: its form shows.
+    assert home == _place(HOME_RETYPED, ["account", "shipping"], order.placed_at, later, 1)
+
+    exported = await running.client.get(f"/v1/customers/{customer_id}:export")
+    assert exported.status_code == 200
+    assert exported.json()["profile"]["addresses"] == [work, home]
+    assert "account_addresses" not in exported.json()["other"]
+
+    erased = await running.client.post(f"/v1/customers/{customer_id}:erase")
+    assert erased.status_code == 200
+    async with running.app.state.runtime.sessions() as session:
+        for table in ("account_addresses", "account_address_moves", "order_addresses"):
+            assert await session.scalar(text(f"SELECT count(*) FROM {table}")) == 0, table
+
+
+async def test_account_addresses_move_with_a_merge_and_go_back_on_undo(running: Running) -> None:
+    await running.account(upserted(updated_at=T0, addresses=[HOME]))
+    await running.account(upserted(updated_at=T0, customer=BEA, addresses=[COTTAGE]))
+    ann = (await eventually(lambda: running.customer(email="ann@example.com")))["customer_id"]
+    bea = (await eventually(lambda: running.customer(email="bea@example.com")))["customer_id"]
+    await _places(running, bea, 1)
+
+    merge = await running.client.post(f"/v1/customers/{ann}:merge", json={"merge_with": bea})
+    assert merge.status_code == 201, merge.text
+    # Both listed first at the same time: the tie goes by fingerprint, so compare as a set.
+    assert {p["line1"] for p in await _places(running, ann, 2)} == {
+        HOME["line1"],
+        COTTAGE["line1"],
+    }
+    # A newer revision of the merged customer's account now resolves to the survivor, and the
+    # undo still takes that account back.
+    later = T0 + timedelta(hours=1)
+    await running.account(upserted(updated_at=later, customer=BEA, addresses=[WORK]))
+
+    async def revised() -> None:
+        places = await _places(running, ann, 2)
+        assert [p["line1"] for p in places] == [WORK["line1"], HOME["line1"]]
+
+    await eventually(revised)
+
+    undo = await running.client.post(f"/v1/merges/{merge.json()['merge_id']}:undo")
+    assert undo.status_code == 200, undo.text
+    assert await _places(running, ann, 1) == [_place(HOME, ["account"], T0, T0)]
+    assert await _places(running, bea, 1) == [_place(WORK, ["account"], later, later)]
+    async with running.app.state.runtime.sessions() as session:
+        assert await session.scalar(text("SELECT count(*) FROM account_address_moves")) == 0

@@ -27,23 +27,17 @@ from crm_common.testing.plugin import create_database, drop_database
 from crm_events.customer import IdentityKind
 from crm_events.registry import CONTRACTS
 from customer_profile.attributes.flows import patch_customer
-from customer_profile.attributes.merging import AttributesFollowMerges
 from customer_profile.attributes.schemas import CustomerPatch
-from customer_profile.consents.participants import ConsentsFollowMerges
 from customer_profile.customers import service
 from customer_profile.customers.batch import apply_order_events
 from customer_profile.customers.consumers import order_events_handler
 from customer_profile.customers.exceptions import NoUsableIdentity
 from customer_profile.customers.identities import IdentityKey, digest, normalise_phone
 from customer_profile.customers.policy import IdentityPolicy
-from customer_profile.main import MIGRATIONS
+from customer_profile.main import MIGRATIONS, merge_participants
 from customer_profile.privacy.erasure import erase_customer
-from customer_profile.privacy.participants import ErasureGuard
-from customer_profile.scoring.participant import ScoresFollowMerges
-from customer_profile.search.indexing import NamesFollowMerges
 from customer_profile.timeline import repository as timeline
 from customer_profile.timeline.entries import Draft
-from customer_profile.timeline.participant import TimelineFollowsMerges
 from pydantic import ValidationError
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -53,18 +47,8 @@ pytestmark = pytest.mark.integration
 TOPIC = "crm.customers.v1"
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 # The service's own merge participants, so that merges move consents, timeline, scores, tags,
-# traits and names in both paths.
-POLICY = IdentityPolicy(
-    shared_identity_limit=2,
-    participants=(
-        ErasureGuard(),
-        ConsentsFollowMerges(),
-        TimelineFollowsMerges(),
-        ScoresFollowMerges(),
-        AttributesFollowMerges(),
-        NamesFollowMerges(),
-    ),
-)
+# traits, names and addresses in both paths.
+POLICY = IdentityPolicy(shared_identity_limit=2, participants=merge_participants())
 HOUSEHOLD_PHONE = "+1 415 299 1234"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # Tables compared row by row; the outbox and processed_events are compared on their own.

@@ -1,7 +1,7 @@
 """Personal data encrypted at rest, through the running service on real Kafka and PostgreSQL: the
 database alone shows no one, the API shows everything."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -9,7 +9,11 @@ from crm_common import db
 from crm_common.envelope import CloudEvent, to_json_bytes
 from crm_common.outbox import OutboxEvent, add_event
 from crm_events.shop import Address
+from crm_events.shop_activity import SHOP_CUSTOMER_UPSERTED, ShopCustomerUpserted
 from customer_profile import pii
+from customer_profile.addresses import service as addresses
+from customer_profile.contacts import accounts
+from customer_profile.customers import service as customers
 from sqlalchemy import select, text
 
 pytestmark = pytest.mark.integration
@@ -238,3 +242,41 @@ async def test_events_waiting_in_the_outbox_are_sealed_and_kafka_gets_them_uncha
     sent = [record.value for record in service.customers.records]
     assert sorted(sent) == sorted([*opened, to_json_bytes(legacy)])
     assert service.customers.of_type("crm.customer.created")[0]["data"]["email"] == EMAIL.lower()
+
+
+async def test_shop_account_addresses_are_stored_encrypted(sessions, scan) -> None:
+    account = ShopCustomerUpserted.model_validate(
+        {
+            "store_id": "store-a",
+            "customer": {"external_id": "yb-204", "email": EMAIL},
+            "addresses": [ADDRESS.model_dump(), {"line1": "2 Orrin Wharf", "city": "Dunmorrow"}],
+            "updated_at": datetime(2026, 11, 2, tzinfo=UTC),
+        }
+    )
+    async with db.transaction(sessions) as session:
+        await accounts.apply_account(
+            session=session,
+            event=CloudEvent[dict[str, Any]](
+                source="shop/store-a", type=SHOP_CUSTOMER_UPSERTED.type, data={}
+            ),
+            account=account,
+            now=datetime.now(UTC),
+            customers_topic="crm.customers.v1",
+        )
+    values = ["17 Quillfeather Lane", "Flat Nine", "Dunmorrow", "Wexbury", "DM4 7QX", "Orrin"]
+    async with sessions() as session:
+        in_clear = await scan(session, values, decrypt=False)
+        decrypted = await scan(session, values)
+        (found,) = await customers.find_customers(session=session, email=EMAIL)
+        places = await addresses.addresses_of(
+            session=session, customer_id=found.customer.customer_id
+        )
+    assert in_clear == []
+    # Opened, the account's addresses hold them: the empty scan above is not blindness.
+    assert {hit for hit in decrypted if hit.startswith("account_addresses.address")} == {
+        f"account_addresses.address (decrypted): {value}" for value in values
+    }
+    assert [(p.kinds, p.line1, p.postal_code) for p in places] == [
+        (["account"], "17 Quillfeather Lane", "DM4 7QX"),
+        (["account"], "2 Orrin Wharf", None),
+    ]

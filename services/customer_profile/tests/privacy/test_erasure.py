@@ -11,8 +11,10 @@ from crm_common.envelope import CloudEvent
 from crm_common.outbox import OutboxEvent
 from crm_events.customer import ConsentChannel, ConsentPurpose, ConsentStatus
 from crm_events.registry import CONTRACTS
+from crm_events.shop_activity import SHOP_CUSTOMER_UPSERTED, ShopCustomerUpserted
 from customer_profile.consents import flows
 from customer_profile.consents.schemas import ConsentChange
+from customer_profile.contacts import accounts
 from customer_profile.customers import repository as customer_rows
 from customer_profile.customers import service as customers
 from customer_profile.privacy import access, erasure
@@ -39,6 +41,8 @@ PERSON = {
     "accepts_marketing": True,
 }
 PROOF = {"ip": "203.0.113.99", "user_agent": "ZqBrowser/9.1"}
+# On the person's shop account only (no order names it).
+ACCOUNT_ADDRESS = {"line1": "4 Vexmoor Close", "city": "Thrallingham", "country": "GB"}
 # Every form in which the person's data could have been stored.
 PERSONAL_VALUES = [
     EMAIL.lower(),
@@ -49,6 +53,8 @@ PERSONAL_VALUES = [
     "Quorvash",
     "zq-77",
     *PROOF.values(),
+    "Vexmoor",
+    "Thrallingham",
 ]
 
 
@@ -84,13 +90,32 @@ async def relay(sessions: Sessions) -> None:
 
 
 async def person(sessions: Sessions, make_order, order_event) -> str:
-    """A customer with two orders, every kind of identity and a consent with proof."""
+    """A customer with two orders, a shop account with an address, every kind of identity and a
+    consent with proof."""
     first = make_order(**PERSON, total="30.00", store_id="store-a")
     second = make_order(
         **PERSON, total="12.50", store_id="store-a", placed_at=first.placed_at + timedelta(3)
     )
     await apply(sessions, order_event(first))
     await apply(sessions, order_event(second))
+    account = ShopCustomerUpserted.model_validate(
+        {
+            "store_id": "store-a",
+            "customer": {"external_id": "zq-77", "email": EMAIL, "first_name": "Zelphine"},
+            "addresses": [ACCOUNT_ADDRESS],
+            "updated_at": T,
+        }
+    )
+    async with transaction(sessions) as session:
+        await accounts.apply_account(
+            session=session,
+            event=CloudEvent[dict[str, Any]](
+                source="shop/store-a", type=SHOP_CUSTOMER_UPSERTED.type, data={}
+            ),
+            account=account,
+            now=datetime.now(UTC),
+            customers_topic=TOPIC,
+        )
     async with sessions() as session:
         (found,) = await customers.find_customers(session=session, email=EMAIL)
     customer_id = found.customer.customer_id
@@ -252,6 +277,13 @@ async def test_the_access_export_holds_the_orders_consents_and_their_log(
     }
     assert [c["proof"] for c in body["consent_log"] if c["channel"] == "sms"] == [PROOF]
     assert len(body["consent_log"]) == 2
+    [place] = body["profile"]["addresses"]
+    assert (place["kinds"], place["line1"], place["city"], place["orders"]) == (
+        ["account"],
+        "4 Vexmoor Close",
+        "Thrallingham",
+        0,
+    )
 
 
 async def test_an_order_resolved_to_a_customer_erased_meanwhile_is_retried(

@@ -1,6 +1,7 @@
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column
+from sqlalchemy import Column, DateTime
 from sqlmodel import Field, SQLModel
 
 from customer_profile.pii import EncryptedJSON
@@ -26,3 +27,37 @@ class OrderAddress(SQLModel, table=True):
     )
     """The address as the shop sent it (name, line1, line2, city, region, postal_code,
     country)."""
+
+
+class AccountAddress(SQLModel, table=True):
+    """An address on a shop customer account, as of the account's newest revision applied.
+
+    Keyed by the account (the `shop_accounts` digest) rather than the customer: a newer revision
+    replaces its account's addresses wherever the account now resolves, and a merge or its undo
+    moves an account's addresses as a whole."""
+
+    __tablename__ = "account_addresses"
+
+    account_digest: str = Field(foreign_key="shop_accounts.account_digest", primary_key=True)
+    fingerprint: str = Field(primary_key=True)
+    """As on `order_addresses`: one row per place of the account."""
+    customer_id: str = Field(foreign_key="customers.customer_id", index=True)
+    position: int
+    """Where the account lists it (0: first, the default when the shop names one)."""
+    address: dict[str, Any] = Field(
+        sa_column=Column(EncryptedJSON("account_addresses.address"), nullable=False)
+    )
+    first_seen_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    """The `updated_at` of the first revision of the account that listed it."""
+    last_seen_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    """The `updated_at` of the revision applied last."""
+
+
+class AccountAddressMove(SQLModel, table=True):
+    """An account whose addresses a merge moved to the survivor: what its undo moves back (a later
+    merge moving them again has its own row, so undoing both in reverse order works)."""
+
+    __tablename__ = "account_address_moves"
+
+    merge_id: str = Field(primary_key=True)
+    account_digest: str = Field(foreign_key="shop_accounts.account_digest", primary_key=True)

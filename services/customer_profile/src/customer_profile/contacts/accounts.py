@@ -4,8 +4,10 @@ Each account revision goes through the contact ingestion: a customer is created 
 until an order comes) or updated, its identities linked, customers merged. The account's
 `accepts_marketing` is an explicit email marketing decision from the source `shop`, taken at
 `marketing_consent_at` (else the account's `updated_at`): it wins over order flags, and an `api`
-or `import` decision stands against it when newer. A revision older than the one applied last
-for the same shop reference changes nothing; each event applies once (its id is claimed).
+or `import` decision stands against it when newer. The account's addresses become the
+customer's (the addresses package), replacing what an earlier revision listed. A revision older
+than the one applied last for the same shop reference changes nothing; each event applies once
+(its id is claimed).
 """
 
 from collections.abc import Sequence
@@ -22,6 +24,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from customer_profile.addresses import service as addresses
 from customer_profile.contacts import repository
 from customer_profile.contacts.exceptions import NoUsableContact
 from customer_profile.contacts.schemas import Contact, Origin
@@ -124,6 +127,13 @@ async def apply_account(
     )
     await repository.save_revision(
         session=session, account_digest=digest, updated_at=account.updated_at, now=now
+    )
+    await addresses.record_account(
+        session=session,
+        account_digest=digest,
+        customer_id=ingested.customer_id,
+        addresses=account.addresses,
+        seen_at=account.updated_at,
     )
     for outgoing in ingested.events:
         add_event(session, topic=customers_topic, key=outgoing.subject, event=outgoing)

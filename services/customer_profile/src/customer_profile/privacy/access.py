@@ -34,9 +34,11 @@ _TYPED_OR_INTERNAL = frozenset(
         "audit_log",
         "outbox_events",
         "processed_events",
-        # Shown on the profile (tags, traits); digests and undo records that name no one.
+        # Shown on the profile (tags, traits, addresses); digests and undo records that name no
+        # one.
         "customer_attributes",
         "customer_tags",
+        "account_addresses",
         "customer_name_terms",
         "attribute_merges",
     }

@@ -201,7 +201,14 @@ def _inside(transaction: SessionTransaction | None, ended: SessionTransaction) -
 
 
 class OutboxRelay:
-    """Publishes committed outbox rows in commit order; one relay at a time across replicas."""
+    """Publishes committed outbox rows in commit order, per lane; one relay at a time per lane
+    across replicas.
+
+    With one lane (the default) a single relay publishes everything. With `lanes` > 1 every row
+    belongs to the lane its key hashes to, and the replicas' relays each take whichever lanes
+    are free, so they publish side by side while each key's events stay in order (they share a
+    lane). Every replica must be given the same number of lanes.
+    """
 
     def __init__(
         self,
@@ -211,10 +218,14 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 0.5,
         sealer: PayloadSealer | None = None,
+        lanes: int = 1,
     ) -> None:
+        if lanes < 1:
+            raise ValueError("an outbox relay needs at least one lane")
         self._engine = engine
         self._broker = broker
         self._sealer = sealer
+        self._lanes = lanes
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
@@ -259,34 +270,54 @@ class OutboxRelay:
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval)
 
     async def relay_once(self) -> int:
-        """Publish one batch; returns how many events went out."""
+        """Publish one batch of every lane no other relay holds; returns how many events went
+        out."""
+        if self._lanes == 1:
+            return await self._relay_lane(None)
+        relayed = 0
+        for lane in range(self._lanes):
+            relayed += await self._relay_lane(lane)
+        if relayed:
+            # Another relay may be publishing other lanes: only the table knows the backlog.
+            # The oldest event's age is left to `measure_backlog` for the same reason.
+            async with self._engine.connect() as connection:
+                await self._count_backlog(connection, drained=False)
+        return relayed
+
+    async def _relay_lane(self, lane: int | None) -> int:
+        """One batch of `lane` (None: the whole outbox, as the only relay)."""
+        table = OutboxEvent.__table__  # type: ignore[attr-defined]
+        query = select(
+            table.c.seq,
+            table.c.topic,
+            table.c.key,
+            table.c.payload,
+            table.c.headers,
+            table.c.created_at,
+        )
+        if lane is None:
+            lock = text(f"SELECT pg_try_advisory_xact_lock({_RELAY_LOCK_ID})")
+        else:
+            lock = text(f"SELECT pg_try_advisory_xact_lock({_RELAY_LOCK_ID}, {int(lane)})")
+            # hashtext is PostgreSQL's own string hash: the same key is in the same lane for
+            # every replica; the remainder is taken before abs() so that no hash overflows it.
+            lane_of = func.abs(func.hashtext(func.coalesce(table.c.key, "")) % self._lanes)
+            query = query.where(lane_of == lane)
         async with self._engine.begin() as connection:
-            locked = await connection.scalar(
-                text(f"SELECT pg_try_advisory_xact_lock({_RELAY_LOCK_ID})")
-            )
-            if not locked:
+            if not await connection.scalar(lock):
                 return 0
-            table = OutboxEvent.__table__  # type: ignore[attr-defined]
             rows = (
-                await connection.execute(
-                    select(
-                        table.c.seq,
-                        table.c.topic,
-                        table.c.key,
-                        table.c.payload,
-                        table.c.headers,
-                        table.c.created_at,
-                    )
-                    .order_by(table.c.seq)
-                    .limit(self._batch_size)
-                )
+                await connection.execute(query.order_by(table.c.seq).limit(self._batch_size))
             ).all()
+            alone = lane is None
             if not rows:
-                OUTBOX_BACKLOG.set(0)
-                OUTBOX_OLDEST_AGE.set(0)
+                if alone:
+                    OUTBOX_BACKLOG.set(0)
+                    OUTBOX_OLDEST_AGE.set(0)
                 return 0
-            # Set before publishing, so a batch the broker cannot take still shows its age.
-            OUTBOX_OLDEST_AGE.set(_age_seconds(rows[0].created_at))
+            if alone:
+                # Set before publishing, so a batch the broker cannot take still shows its age.
+                OUTBOX_OLDEST_AGE.set(_age_seconds(rows[0].created_at))
             # Send the whole batch before awaiting any acknowledgement: the producer pipelines
             # it, and per-key order holds because sends are issued in commit order.
             if self._sealer is None:
@@ -303,7 +334,8 @@ class OutboxRelay:
             await connection.execute(delete(table).where(table.c.seq.in_([r.seq for r in rows])))
             for topic, count in collections.Counter(row.topic for row in rows).items():
                 OUTBOX_PUBLISHED.labels(topic).inc(count)
-            await self._count_backlog(connection, drained=len(rows) < self._batch_size)
+            if alone:
+                await self._count_backlog(connection, drained=len(rows) < self._batch_size)
             return len(rows)
 
     async def _send(self, row: Any, payload: bytes) -> Awaitable[Any] | None:

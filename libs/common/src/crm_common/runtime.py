@@ -97,6 +97,7 @@ class PostgresRuntime(Runtime):
             batch_size=settings.outbox_batch_size,
             poll_interval=settings.outbox_poll_interval_seconds,
             sealer=outbox_sealer,
+            lanes=settings.outbox_relay_lanes,
         )
 
     async def start(self) -> None:

@@ -23,6 +23,9 @@ class BaseServiceSettings(BaseSettings):
 
     outbox_poll_interval_seconds: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1)
+    outbox_relay_lanes: int = Field(default=1, ge=1, le=64)
+    """How many relays may publish at once across the replicas (each key's events keep to one
+    lane, so stay in order); the same on every replica."""
 
     metrics_refresh_seconds: float = Field(default=10.0, gt=0)
     """How often the measured gauges (consumer lag, outbox age) are refreshed."""

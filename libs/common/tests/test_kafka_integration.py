@@ -15,7 +15,6 @@ from crm_common.outbox import OutboxEvent, OutboxRelay, add_event
 from crm_common.redrive import redrive
 from crm_common.testing.plugin import unique_topic
 from sqlalchemy import func, select
-from sqlmodel import SQLModel
 
 pytestmark = pytest.mark.integration
 
@@ -97,15 +96,6 @@ async def test_bad_events_are_dead_lettered_and_the_partition_moves_on(
     assert "failed 3 times: always failing" in reasons[2]
     assert dead[0].value == b"{not json"
     assert {dict(r.headers)["x-dlq-source-topic"].decode() for r in dead} == {topic}
-
-
-@pytest.fixture
-async def engine(fresh_database: str) -> AsyncIterator[Any]:
-    engine = db.create_engine(fresh_database)
-    async with engine.begin() as connection:
-        await connection.run_sync(SQLModel.metadata.create_all)
-    yield engine
-    await engine.dispose()
 
 
 async def test_events_committed_while_no_relay_runs_are_published_later(

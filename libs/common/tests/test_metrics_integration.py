@@ -15,7 +15,6 @@ from crm_common.testing.plugin import unique_topic
 from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from sqlalchemy import func, select, update
-from sqlmodel import SQLModel
 
 pytestmark = pytest.mark.integration
 
@@ -137,15 +136,6 @@ async def test_lag_rises_with_records_a_stuck_consumer_has_not_reached(
         await broker.stop()
     assert applied == [0, 1, 2, 3, 4]
     assert _lag(topic, group) is None
-
-
-@pytest.fixture
-async def engine(fresh_database: str) -> AsyncIterator[Any]:
-    engine = db.create_engine(fresh_database)
-    async with engine.begin() as connection:
-        await connection.run_sync(SQLModel.metadata.create_all)
-    yield engine
-    await engine.dispose()
 
 
 def _outbox_age() -> float | None:

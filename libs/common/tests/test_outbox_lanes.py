@@ -3,45 +3,19 @@ event once, each key's events in commit order; a lane held by one relay is left 
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from crm_common import db
 from crm_common.envelope import CloudEvent
 from crm_common.outbox import OutboxEvent, OutboxRelay, add_event
+from crm_common.testing.fakes import RecordingBroker
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
 
 pytestmark = pytest.mark.integration
 
 LANES = 4
 RELAY_LOCK_ID = 7_354_022  # crm_common.outbox's
-
-
-class SharedLog:
-    """Just enough of a KafkaBroker for relays: what every relay sent, in the order sent."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str | None, int]] = []
-        self.config = SimpleNamespace(producer=self)
-
-    async def publish(self, command: Any) -> None:
-        key = command.key.decode() if command.key is not None else None
-        self.sent.append((key, json.loads(command.body)["data"]))
-        # Hand the loop over, so that the other relay runs between two sends.
-        await asyncio.sleep(0)
-
-
-@pytest.fixture
-async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
-    engine = db.create_engine(fresh_database)
-    async with engine.begin() as connection:
-        await connection.run_sync(SQLModel.metadata.create_all)
-    yield engine
-    await engine.dispose()
 
 
 async def _stage(engine: AsyncEngine, keyed: list[tuple[str | None, int]]) -> None:
@@ -53,20 +27,27 @@ async def _stage(engine: AsyncEngine, keyed: list[tuple[str | None, int]]) -> No
             add_event(session, topic="t", key=key, event=event)
 
 
+def _sent(broker: RecordingBroker) -> list[tuple[str | None, int]]:
+    """(key, number) of every event the relays sent, in the order sent."""
+    return [
+        (c.key.decode() if c.key is not None else None, json.loads(c.body)["data"])
+        for c in broker.commands
+    ]
+
+
 async def _left(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
         return int(await connection.scalar(select(func.count()).select_from(OutboxEvent)) or 0)
 
 
 async def test_relays_of_two_replicas_share_the_lanes_and_keep_each_keys_order(
-    engine: AsyncEngine,
+    engine: AsyncEngine, recording_broker: RecordingBroker
 ) -> None:
     keys = [f"customer-{n}" for n in range(12)] + [None]
     staged = [(keys[number % len(keys)], number) for number in range(130)]
     await _stage(engine, staged)
-    log = SharedLog()
     replicas = [
-        OutboxRelay(engine, log, batch_size=7, lanes=LANES)  # type: ignore[arg-type]
+        OutboxRelay(engine, recording_broker, batch_size=7, lanes=LANES)  # type: ignore[arg-type]
         for _ in range(2)
     ]
 
@@ -78,18 +59,20 @@ async def test_relays_of_two_replicas_share_the_lanes_and_keep_each_keys_order(
 
     counts = await asyncio.gather(*(drain(relay) for relay in replicas))
 
+    sent = _sent(recording_broker)
     assert await _left(engine) == 0
-    assert sorted(number for _, number in log.sent) == list(range(130))  # each once
+    assert sorted(number for _, number in sent) == list(range(130))  # each once
     assert all(counts), counts  # both relays published
     for key in keys:
-        assert [n for k, n in log.sent if k == key] == [n for k, n in staged if k == key]
+        assert [n for k, n in sent if k == key] == [n for k, n in staged if k == key]
 
 
-async def test_a_lane_another_relay_holds_is_left_to_it(engine: AsyncEngine) -> None:
+async def test_a_lane_another_relay_holds_is_left_to_it(
+    engine: AsyncEngine, recording_broker: RecordingBroker
+) -> None:
     await _stage(engine, [(f"k-{n}", n) for n in range(40)])
     held = 0
-    log = SharedLog()
-    relay = OutboxRelay(engine, log, lanes=LANES)  # type: ignore[arg-type]
+    relay = OutboxRelay(engine, recording_broker, lanes=LANES)  # type: ignore[arg-type]
     async with engine.connect() as connection:
         rows = await connection.execute(
             text(f"SELECT key, abs(hashtext(key) % {LANES}) FROM outbox_events")
@@ -103,7 +86,8 @@ async def test_a_lane_another_relay_holds_is_left_to_it(engine: AsyncEngine) -> 
         sent = await relay.relay_once()
 
         assert sent == 40 - in_held
-        assert {lane_of[str(key)] for key, _ in log.sent} == set(range(LANES)) - {held}
+        sent_lanes = {lane_of[str(key)] for key, _ in _sent(recording_broker)}
+        assert sent_lanes == set(range(LANES)) - {held}
         assert await _left(engine) == in_held
         await connection.execute(text(f"SELECT pg_advisory_unlock({RELAY_LOCK_ID}, {held})"))
 

@@ -2,8 +2,6 @@
 and nothing changed for a service without a sealer."""
 
 import json
-from collections.abc import AsyncIterator
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,11 +10,11 @@ from crm_common import db
 from crm_common.envelope import CloudEvent, to_json_bytes
 from crm_common.kafka import create_broker, ensure_topics
 from crm_common.outbox import OutboxEvent, OutboxRelay, add_event, seal_payloads
+from crm_common.testing.fakes import RecordingBroker
 from crm_common.testing.plugin import unique_topic
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlmodel import SQLModel
 
 pytestmark = pytest.mark.integration
 
@@ -37,30 +35,10 @@ class Reversing:
         return stored[:0:-1]
 
 
-class RecordingBroker:
-    """Just enough of a KafkaBroker for the relay: what it would send, in order."""
-
-    def __init__(self) -> None:
-        self.sent: list[bytes] = []
-        self.config = SimpleNamespace(producer=self)
-
-    async def publish(self, command: Any) -> None:
-        self.sent.append(command.body)
-
-
 def _event(number: int) -> CloudEvent[dict[str, Any]]:
     return CloudEvent[dict[str, Any]](
         source="test", type="test.person.changed", data={"n": number, "email": f"p{number}@x.io"}
     )
-
-
-@pytest.fixture
-async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
-    engine = db.create_engine(fresh_database)
-    async with engine.begin() as connection:
-        await connection.run_sync(SQLModel.metadata.create_all)
-    yield engine
-    await engine.dispose()
 
 
 async def _stored(sessions: async_sessionmaker[AsyncSession]) -> list[bytes]:
@@ -125,20 +103,19 @@ async def test_sealed_rows_are_published_opened_and_rows_in_clear_as_they_are(
 
 
 async def test_without_a_sealer_the_staged_bytes_are_stored_and_sent_unchanged(
-    engine: AsyncEngine,
+    engine: AsyncEngine, recording_broker: RecordingBroker
 ) -> None:
     sessions = db.session_factory(engine)
     events = [_event(n) for n in range(3)]
     await _stage(sessions, events)
     assert await _stored(sessions) == [to_json_bytes(e) for e in events]
 
-    broker = RecordingBroker()
-    assert await OutboxRelay(engine, broker).relay_once() == 3  # type: ignore[arg-type]
-    assert broker.sent == [to_json_bytes(e) for e in events]
+    assert await OutboxRelay(engine, recording_broker).relay_once() == 3  # type: ignore[arg-type]
+    assert recording_broker.sent == [to_json_bytes(e) for e in events]
 
 
 async def test_a_row_that_cannot_be_opened_fails_its_batch_before_anything_is_sent(
-    engine: AsyncEngine,
+    engine: AsyncEngine, recording_broker: RecordingBroker
 ) -> None:
     sessions = db.session_factory(engine)
     seal_payloads(sessions, Reversing())
@@ -147,11 +124,10 @@ async def test_a_row_that_cannot_be_opened_fails_its_batch_before_anything_is_se
         session.add(OutboxEvent(event_id="broken", topic="t", payload=b"\x01not ours"))
     await _stage(sessions, [_event(2)])
 
-    broker = RecordingBroker()
-    relay = OutboxRelay(engine, broker, sealer=Reversing())  # type: ignore[arg-type]
+    relay = OutboxRelay(engine, recording_broker, sealer=Reversing())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="not sealed by this sealer"):
         await relay.relay_once()
     # Published again at every retry otherwise: the first row would flood its topic.
-    assert broker.sent == []
+    assert recording_broker.sent == []
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxEvent)) == 3

@@ -3,7 +3,6 @@ relayed with the trace context of the transaction that wrote them."""
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +18,6 @@ from opentelemetry import trace
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlmodel import SQLModel
 
 pytestmark = pytest.mark.integration
 
@@ -28,15 +26,6 @@ DEADLINE_SECONDS = 30
 
 def _event(number: int) -> CloudEvent[dict[str, Any]]:
     return CloudEvent[dict[str, Any]](source="test", type="test.thing.happened", data={"n": number})
-
-
-@pytest.fixture
-async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
-    engine = db.create_engine(fresh_database)
-    async with engine.begin() as connection:
-        await connection.run_sync(SQLModel.metadata.create_all)
-    yield engine
-    await engine.dispose()
 
 
 async def _stored(sessions: async_sessionmaker[AsyncSession]) -> list[int]:

@@ -22,6 +22,7 @@ from crm_events.shop import CANONICAL_ORDER_EXAMPLE
 from fastapi import FastAPI
 from order_sync.config import Settings
 from order_sync.main import create_app
+from sqlalchemy import text
 
 Records = list[ConsumerRecord[bytes, bytes]]
 ReadTopic = Callable[..., Awaitable[Records]]
@@ -146,6 +147,17 @@ def register_store(
         return response
 
     return register
+
+
+@pytest.fixture
+def db_rows(app: FastAPI) -> Callable[..., Awaitable[list[tuple[Any, ...]]]]:
+    """The rows a SQL statement (with named parameters) gives on the app's database."""
+
+    async def rows(sql: str, **params: Any) -> list[tuple[Any, ...]]:
+        async with app.state.runtime.sessions() as session:
+            return [tuple(row) for row in await session.execute(text(sql), params)]
+
+    return rows
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from crm_events.registry import CONTRACTS
 from fastapi import FastAPI
 from order_sync.config import Settings
 from order_sync.orders.events import order_id_for
-from sqlalchemy import text
 
 if TYPE_CHECKING:
     from services.order_sync.tests.webhooks.conftest import ShopifyStore
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 Json = dict[str, Any]
+Rows = Callable[..., Awaitable[list[tuple[Any, ...]]]]
 SHOPIFY_ORDER = "820982911946154500"  # as the docs' payloads write it (rounded upstream)
 
 
@@ -29,11 +29,6 @@ def paid_order(fixture_bytes: Callable[[str], bytes]) -> Json:
     return order
 
 
-async def rows(app: FastAPI, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    async with app.state.runtime.sessions() as session:
-        return [tuple(row) for row in await session.execute(text(sql), params)]
-
-
 async def stock(store: "ShopifyStore", headers: dict[str, str]) -> int:
     """How many IPOD2008PINK the store has on hand."""
     url = f"/v1/inventory/IPOD2008PINK?store_id={store.store_id}"
@@ -42,7 +37,7 @@ async def stock(store: "ShopifyStore", headers: dict[str, str]) -> int:
 
 
 async def test_a_shipment_is_delivered_and_a_refund_returns_goods_to_stock(
-    app: FastAPI,
+    db_rows: Rows,
     client: httpx.AsyncClient,
     settings: Settings,
     auth: Callable[..., dict[str, str]],
@@ -128,8 +123,7 @@ async def test_a_shipment_is_delivered_and_a_refund_returns_goods_to_stock(
     for event in events:
         CONTRACTS.validate(event)
 
-    assert await rows(
-        app,
+    assert await db_rows(
         "SELECT kind, ref, lines FROM stock_movements WHERE order_id = :o"
         " ORDER BY created_at, kind",
         o=order_id,
@@ -137,8 +131,7 @@ async def test_a_shipment_is_delivered_and_a_refund_returns_goods_to_stock(
         ("order_paid", "", [["IPOD2008PINK", 2]]),
         ("order_returned", "refund-890088186047892400", [["IPOD2008PINK", 1]]),
     ]
-    assert await rows(
-        app,
+    assert await db_rows(
         "SELECT (SELECT count(*) FROM order_refunds WHERE order_id = :o),"
         " (SELECT count(*) FROM order_shipments WHERE order_id = :o),"
         " (SELECT count(*) FROM order_returns WHERE order_id = :o)",
@@ -147,7 +140,7 @@ async def test_a_shipment_is_delivered_and_a_refund_returns_goods_to_stock(
 
 
 async def test_units_a_refund_cancelled_go_back_to_stock_once_and_the_cancel_gives_the_rest(
-    app: FastAPI,
+    db_rows: Rows,
     client: httpx.AsyncClient,
     auth: Callable[..., dict[str, str]],
     fixture_bytes: Callable[[str], bytes],
@@ -179,8 +172,7 @@ async def test_units_a_refund_cancelled_go_back_to_stock_once_and_the_cancel_giv
     assert await shopify_store.outcome("orders/cancelled", cancelled, "o-2") == "applied"
     assert await stock(shopify_store, viewer) == 10  # the other unit; never more than the sale took
 
-    assert await rows(
-        app,
+    assert await db_rows(
         "SELECT kind, ref, lines FROM stock_movements WHERE order_id = :o ORDER BY created_at, ref",
         o=order_id,
     ) == [

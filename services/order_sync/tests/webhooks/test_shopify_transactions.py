@@ -12,7 +12,6 @@ from crm_events.registry import CONTRACTS
 from fastapi import FastAPI
 from order_sync.config import Settings
 from order_sync.orders.events import order_id_for
-from sqlalchemy import text
 
 if TYPE_CHECKING:
     from services.order_sync.tests.webhooks.conftest import ShopifyStore
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 Json = dict[str, Any]
+Rows = Callable[..., Awaitable[list[tuple[Any, ...]]]]
 TRANSACTIONS = "order_transactions/create"
 SHOPIFY_ORDER = "820982911946154500"  # as the docs' payloads write it (rounded upstream)
 AUTHORIZATION = "120560818172775260"  # the documented transaction's id, rounded upstream
@@ -55,13 +55,8 @@ def capture(fixture_bytes: Callable[[str], bytes], **changes: Any) -> bytes:
     return body(transaction)
 
 
-async def rows(app: FastAPI, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    async with app.state.runtime.sessions() as session:
-        return [tuple(row) for row in await session.execute(text(sql), params)]
-
-
 async def test_a_capture_becomes_a_payment_and_what_the_order_has_paid(
-    app: FastAPI,
+    db_rows: Rows,
     client: httpx.AsyncClient,
     settings: Settings,
     auth: Callable[..., dict[str, str]],
@@ -118,8 +113,7 @@ async def test_a_capture_becomes_a_payment_and_what_the_order_has_paid(
     assert order["net"] == {"paid": "388.00", "refunded": "0", "net": "388.00"}
     # Shopify states the order paid in its own orders/* revision; a transaction does not.
     assert order["financial_status"] == "authorized"
-    assert await rows(
-        app,
+    assert await db_rows(
         "SELECT external_id, kind, status, amount::text, currency FROM order_payments"
         " WHERE order_id = :o ORDER BY position",
         o=order_id,

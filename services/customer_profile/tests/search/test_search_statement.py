@@ -11,6 +11,7 @@ from customer_profile.customers.models import Customer
 from customer_profile.privacy.audit import Shown
 from customer_profile.search import repository
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 
 pytestmark = pytest.mark.integration
 
@@ -105,5 +106,25 @@ async def test_custom_plans_are_for_searches_of_two_filters_and_their_statement_
             assert [s for s in sent if "plan_cache_mode" in s] == (expected if tags[1:] else [])
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
+    async with engine.connect() as connection:  # the pool's only connection used so far
+        assert await connection.scalar(text("SHOW plan_cache_mode")) == "auto"
+
+
+async def test_a_combined_search_that_fails_still_leaves_its_connection_planning_as_usual(
+    sessions,
+) -> None:
+    engine = sessions.kw["bind"]
+    async with sessions() as session:
+        with pytest.raises(DBAPIError, match="LIMIT must not be negative"):
+            await repository.search_page(
+                session=session,
+                identities=[],
+                terms=[],
+                tags=["a", "b"],
+                stage=None,
+                after=None,
+                limit=-2,
+                shown=SHOWN,
+            )
     async with engine.connect() as connection:  # the pool's only connection used so far
         assert await connection.scalar(text("SHOW plan_cache_mode")) == "auto"

@@ -143,11 +143,11 @@ async def search_page(
     # statement after five executions guesses that from averages (rare pairs took 15 to 33 ms
     # instead of 2 to 5 at a million customers). Planned for its own values, this one only.
     await connection.exec_driver_sql(_CUSTOM_PLANS)
-    rows = list(await connection.execute(statement, parameters))
-    # Not reached when the search fails: the connection then keeps planning every statement
-    # for its values, which costs some planning time and nothing else.
-    await connection.exec_driver_sql(_DEFAULT_PLANS)
-    return rows
+    try:
+        return list(await connection.execute(statement, parameters))
+    finally:
+        # The connection goes back to the pool: its next statements plan as usual again.
+        await connection.exec_driver_sql(_DEFAULT_PLANS)
 
 
 def _branch_shape(branch: Branch) -> tuple[str, ...]:

@@ -56,6 +56,11 @@ BATCH_EVENTS = Histogram(
 )
 
 
+MAX_MESSAGE_BYTES = 1024 * 1024
+"""The largest record (payload, key and headers) a service's producer sends: what the broker's
+default `message.max.bytes` takes. Whatever a service accepts must publish within it."""
+
+
 class PermanentEventError(Exception):
     """An event that no retry can apply (e.g. it breaks the contract); dead-letter it at once."""
 
@@ -77,7 +82,8 @@ def create_broker(
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
-        max_batch_size=1024 * 1024,
+        max_batch_size=MAX_MESSAGE_BYTES,
+        max_request_size=MAX_MESSAGE_BYTES,
         middlewares=(
             KafkaTelemetryMiddleware(),
             KafkaPrometheusMiddleware(registry=registry, app_name=client_id),

@@ -6,6 +6,10 @@ and deletes them once the broker has acknowledged every one. A crash at any poin
 unpublished rows stay, and a row published but not yet deleted is published again, which
 consumers absorb by event id.
 
+An event the producer will never send (larger than any record the broker takes) does not hold
+back the ones behind it: the relay moves its row to `outbox_parked` with the reason, announces
+it on `<topic>.dlq` (without the payload), counts it in `crm_outbox_parked_total`, and goes on.
+
 A service whose events carry data that must not wait in clear (personal data) hands a
 `PayloadSealer` to its sessions (`seal_payloads`) and to its relay: rows are stored sealed and
 opened just before publishing, so consumers receive the bytes the service staged.
@@ -16,15 +20,13 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import asyncpg
 import orjson
 from faststream.kafka import KafkaBroker
-from faststream.kafka.response import KafkaPublishCommand
-from faststream.response import PublishType
 from opentelemetry.propagate import inject
 from prometheus_client import Counter, Gauge
 from sqlalchemy import (
@@ -46,6 +48,8 @@ from sqlalchemy.util import await_only
 from sqlmodel import Field, SQLModel
 
 from crm_common.envelope import CloudEvent, to_json_bytes
+from crm_common.kafka import dlq_topic
+from crm_common.producer import UNPUBLISHABLE, RecordProducer
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +66,12 @@ OUTBOX_PUBLISHED = Counter(
 )
 OUTBOX_BACKLOG = Gauge("crm_outbox_backlog", "Events committed but not yet relayed")
 OUTBOX_FAILURES = Counter("crm_outbox_publish_failures_total", "Relay batches that failed")
+OUTBOX_PARKED = Counter(
+    "crm_outbox_parked_total",
+    "Events the producer refused for good, moved to outbox_parked and their dead-letter topic",
+    ["topic"],
+)
+OUTBOX_PARKED_ROWS = Gauge("crm_outbox_parked_events", "Events waiting in outbox_parked")
 OUTBOX_OLDEST_AGE = Gauge(
     "crm_outbox_oldest_event_age_seconds",
     "Age of the oldest event committed but not yet relayed; 0 when the outbox is empty",
@@ -94,6 +104,25 @@ class OutboxEvent(SQLModel, table=True):
     created_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )
+
+
+class ParkedOutboxEvent(SQLModel, table=True):
+    """An outbox row the producer refused for good, as it was stored (sealed, if it was), with
+    why; its dead-letter record went to `<topic>.dlq`."""
+
+    __tablename__ = "outbox_parked"
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    event_id: str = Field(index=True)
+    topic: str
+    key: str | None = None
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    parked_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
+    reason: str
 
 
 def seal_payloads(sessions: async_sessionmaker[AsyncSession], sealer: PayloadSealer) -> None:
@@ -223,7 +252,7 @@ class OutboxRelay:
         if lanes < 1:
             raise ValueError("an outbox relay needs at least one lane")
         self._engine = engine
-        self._broker = broker
+        self._producer = RecordProducer(broker)
         self._sealer = sealer
         self._lanes = lanes
         self._batch_size = batch_size
@@ -289,6 +318,7 @@ class OutboxRelay:
         table = OutboxEvent.__table__  # type: ignore[attr-defined]
         query = select(
             table.c.seq,
+            table.c.event_id,
             table.c.topic,
             table.c.key,
             table.c.payload,
@@ -318,8 +348,6 @@ class OutboxRelay:
             if alone:
                 # Set before publishing, so a batch the broker cannot take still shows its age.
                 OUTBOX_OLDEST_AGE.set(_age_seconds(rows[0].created_at))
-            # Send the whole batch before awaiting any acknowledgement: the producer pipelines
-            # it, and per-key order holds because sends are issued in commit order.
             if self._sealer is None:
                 payloads = [row.payload for row in rows]
             else:
@@ -327,43 +355,100 @@ class OutboxRelay:
                 # removed too soon) fails the batch without republishing the rows before it at
                 # every retry.
                 payloads = [self._sealer.open(row.payload) for row in rows]
-            pending = [
-                await self._send(row, payload) for row, payload in zip(rows, payloads, strict=True)
-            ]
-            await asyncio.gather(*(ack for ack in pending if ack is not None))
+            refused = await self._publish(rows, payloads)
+            if refused:
+                await self._park(connection, [(rows[i], payloads[i], refused[i]) for i in refused])
             await connection.execute(delete(table).where(table.c.seq.in_([r.seq for r in rows])))
-            for topic, count in collections.Counter(row.topic for row in rows).items():
+            published = (row for index, row in enumerate(rows) if index not in refused)
+            for topic, count in collections.Counter(row.topic for row in published).items():
                 OUTBOX_PUBLISHED.labels(topic).inc(count)
             if alone:
                 await self._count_backlog(connection, drained=len(rows) < self._batch_size)
             return len(rows)
 
-    async def _send(self, row: Any, payload: bytes) -> Awaitable[Any] | None:
-        """Hand one row to the broker's producer; returns its acknowledgement to await."""
-        # Straight to the producer, past the broker's publish middleware: the row's headers
-        # already carry the trace context of the transaction that wrote it, which the tracing
-        # middleware would replace with a new trace per row, at several times the cost of the
-        # send itself.
-        ack: Awaitable[Any] | None = await self._broker.config.producer.publish(
-            KafkaPublishCommand(
-                payload,
-                topic=row.topic,
+    async def _publish(
+        self, rows: Sequence[Any], payloads: Sequence[bytes]
+    ) -> dict[int, Exception]:
+        """Send every row, then await every acknowledgement; returns the rows the producer
+        refused for good, by position, with why. Any other failure raises: the batch is tried
+        again.
+        """
+        # The whole batch is queued before any acknowledgement is awaited: the producer
+        # pipelines it, and per-key order holds because rows are queued in commit order.
+        refused: dict[int, Exception] = {}
+        acks: list[Awaitable[Any]] = []
+        for index, (row, payload) in enumerate(zip(rows, payloads, strict=True)):
+            try:
+                acks.append(await self._send(row, payload))
+            except UNPUBLISHABLE as error:
+                refused[index] = error
+        await asyncio.gather(*acks)
+        return refused
+
+    async def _send(self, row: Any, payload: bytes) -> Awaitable[Any]:
+        # The row's headers already carry the trace context of the transaction that wrote it.
+        return await self._producer.send(
+            topic=row.topic,
+            key=row.key.encode() if row.key is not None else None,
+            value=payload,
+            headers=row.headers,
+        )
+
+    async def _park(self, connection: Any, refused: Sequence[tuple[Any, bytes, Exception]]) -> None:
+        """Move refused rows to `outbox_parked` and announce each on its dead-letter topic."""
+        parked = []
+        for row, payload, error in refused:
+            reason = f"the producer refused the event: {type(error).__name__}: {error}"[:2000]
+            await self._dead_letter(row, payload, reason)
+            parked.append(
+                {
+                    "seq": row.seq,
+                    "event_id": row.event_id,
+                    "topic": row.topic,
+                    "key": row.key,
+                    "payload": row.payload,
+                    "headers": row.headers,
+                    "created_at": row.created_at,
+                    "reason": reason,
+                }
+            )
+            OUTBOX_PARKED.labels(row.topic).inc()
+            logger.error(
+                "outbox event parked",
+                extra={"topic": row.topic, "event_id": row.event_id, "reason": reason},
+            )
+        await connection.execute(insert(ParkedOutboxEvent.__table__), parked)  # type: ignore[attr-defined]
+
+    async def _dead_letter(self, row: Any, payload: bytes, reason: str) -> None:
+        # Without the payload, which the producer just refused: it stays in outbox_parked.
+        headers = {
+            **row.headers,
+            "x-dlq-reason": reason,
+            "x-dlq-source-topic": row.topic,
+            "x-dlq-event-id": row.event_id,
+            "x-dlq-outbox-seq": str(row.seq),
+            "x-dlq-failed-at": datetime.now(UTC).isoformat(),
+            "x-dlq-payload-omitted": f"{len(payload)} bytes, kept in outbox_parked",
+        }
+        await (
+            await self._producer.send(
+                topic=dlq_topic(row.topic),
                 key=row.key.encode() if row.key is not None else None,
-                headers=row.headers,
-                no_confirm=True,
-                _publish_type=PublishType.PUBLISH,
+                value=b"",
+                headers=headers,
             )
         )
-        return ack
 
     async def measure_backlog(self) -> None:
-        """Set the backlog and the oldest event's age from the table, whoever relays.
+        """Set the backlog, the oldest event's age and the parked events from the tables,
+        whoever relays.
 
         The relay keeps both current while it runs; this covers the replicas that do not hold
         the relay lock and a relay that cannot publish (run it periodically, e.g. from
         `crm_common.metrics.Refresher`). The oldest row is found through the primary key.
         """
         table = OutboxEvent.__table__  # type: ignore[attr-defined]
+        parked_table = ParkedOutboxEvent.__table__  # type: ignore[attr-defined]
         async with self._engine.connect() as connection:
             oldest = await connection.scalar(
                 select(table.c.created_at).order_by(table.c.seq).limit(1)
@@ -373,8 +458,10 @@ class OutboxRelay:
                 if oldest is not None
                 else 0
             )
+            parked = await connection.scalar(select(func.count()).select_from(parked_table))
         OUTBOX_BACKLOG.set(backlog or 0)
         OUTBOX_OLDEST_AGE.set(_age_seconds(oldest) if oldest is not None else 0)
+        OUTBOX_PARKED_ROWS.set(parked or 0)
 
     async def _count_backlog(self, connection: Any, *, drained: bool) -> None:
         if drained:

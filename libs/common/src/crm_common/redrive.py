@@ -2,7 +2,9 @@
 
 Each parked event goes back to the topic it came from (its `x-dlq-source-topic` header), with
 its key and original headers, once the cause has been fixed. Progress is kept as the offsets of
-the consumer group `crm.redrive`, so a second run only re-drives what arrived since.
+the consumer group `crm.redrive`, so a second run only re-drives what arrived since. Events an
+outbox relay parked because the producer refused them are skipped: their dead letters carry no
+payload, which stays in the producing service's `outbox_parked` table.
 """
 
 import argparse
@@ -48,6 +50,15 @@ async def redrive(bootstrap_servers: str, dlq: str, *, dry_run: bool = False) ->
                     source = headers.get("x-dlq-source-topic", b"").decode()
                     if not source:
                         logger.warning("skipping offset %s: no source topic", record.offset)
+                        continue
+                    if "x-dlq-payload-omitted" in headers:
+                        # An event the producer refused for good: re-sending nothing would
+                        # only dead-letter an empty record downstream.
+                        logger.warning(
+                            "skipping offset %s: event %s is in its producer's outbox_parked",
+                            record.offset,
+                            headers.get("x-dlq-event-id", b"").decode(),
+                        )
                         continue
                     kept = [(k, v) for k, v in record.headers if not k.startswith("x-dlq-")]
                     if not dry_run:

@@ -13,10 +13,13 @@ class RecordingBroker:
         self.commands: list[Any] = []
         self.config = SimpleNamespace(producer=self)
 
-    async def publish(self, command: Any) -> None:
+    async def publish(self, command: Any) -> "asyncio.Future[None]":
         self.commands.append(command)
         # Hand the loop over, as a real send does, so that other relays run between two sends.
         await asyncio.sleep(0)
+        acknowledged: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        acknowledged.set_result(None)
+        return acknowledged
 
     @property
     def sent(self) -> list[bytes]:

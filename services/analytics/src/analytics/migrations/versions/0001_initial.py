@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+from crm_common import migrations
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -60,41 +60,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("merged_id"),
     )
     op.create_index("ix_customer_merges_survivor_id", "customer_merges", ["survivor_id"])
-    op.create_table(
-        "outbox_events",
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("event_id", sa.String(), nullable=False),
-        sa.Column("topic", sa.String(), nullable=False),
-        sa.Column("key", sa.String(), nullable=True),
-        sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("seq"),
-    )
-    op.create_index("ix_outbox_events_event_id", "outbox_events", ["event_id"])
-    op.create_table(
-        "processed_events",
-        sa.Column("consumer", sa.String(), nullable=False),
-        sa.Column("event_id", sa.String(), nullable=False),
-        sa.Column(
-            "processed_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("consumer", "event_id"),
-    )
+    migrations.create_outbox_and_processed_events()
 
 
 def downgrade() -> None:
-    op.drop_table("processed_events")
-    op.drop_index("ix_outbox_events_event_id", table_name="outbox_events")
-    op.drop_table("outbox_events")
+    migrations.drop_outbox_and_processed_events()
     op.drop_index("ix_customer_merges_survivor_id", table_name="customer_merges")
     op.drop_table("customer_merges")
     op.drop_index("ix_order_attributions_customer_id", table_name="order_attributions")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+from crm_common import migrations
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -34,41 +34,11 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_contacts_email"), "contacts", ["email"], unique=False)
     op.create_index(op.f("ix_contacts_merged_into"), "contacts", ["merged_into"], unique=False)
-    op.create_table(
-        "outbox_events",
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("event_id", sa.String(), nullable=False),
-        sa.Column("topic", sa.String(), nullable=False),
-        sa.Column("key", sa.String(), nullable=True),
-        sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("seq"),
-    )
-    op.create_index(op.f("ix_outbox_events_event_id"), "outbox_events", ["event_id"], unique=False)
-    op.create_table(
-        "processed_events",
-        sa.Column("consumer", sa.String(), nullable=False),
-        sa.Column("event_id", sa.String(), nullable=False),
-        sa.Column(
-            "processed_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("consumer", "event_id"),
-    )
+    migrations.create_outbox_and_processed_events()
 
 
 def downgrade() -> None:
-    op.drop_table("processed_events")
-    op.drop_index(op.f("ix_outbox_events_event_id"), table_name="outbox_events")
-    op.drop_table("outbox_events")
+    migrations.drop_outbox_and_processed_events()
     op.drop_index(op.f("ix_contacts_merged_into"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_email"), table_name="contacts")
     op.drop_table("contacts")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+from crm_common import migrations
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -36,35 +36,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("customer_id"),
     )
-    op.create_table(
-        "outbox_events",
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("event_id", sa.String(), nullable=False),
-        sa.Column("topic", sa.String(), nullable=False),
-        sa.Column("key", sa.String(), nullable=True),
-        sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("seq"),
-    )
-    op.create_index(op.f("ix_outbox_events_event_id"), "outbox_events", ["event_id"], unique=False)
-    op.create_table(
-        "processed_events",
-        sa.Column("consumer", sa.String(), nullable=False),
-        sa.Column("event_id", sa.String(), nullable=False),
-        sa.Column(
-            "processed_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("consumer", "event_id"),
-    )
+    migrations.create_outbox_and_processed_events()
     op.create_table(
         "customer_identities",
         sa.Column("kind", sa.String(), nullable=False),
@@ -118,7 +90,5 @@ def downgrade() -> None:
     op.drop_table("customer_orders")
     op.drop_index(op.f("ix_customer_identities_customer_id"), table_name="customer_identities")
     op.drop_table("customer_identities")
-    op.drop_table("processed_events")
-    op.drop_index(op.f("ix_outbox_events_event_id"), table_name="outbox_events")
-    op.drop_table("outbox_events")
+    migrations.drop_outbox_and_processed_events()
     op.drop_table("customers")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
+from crm_common import migrations
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0001"
@@ -19,35 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "outbox_events",
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("topic", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("seq"),
-    )
-    op.create_index(op.f("ix_outbox_events_event_id"), "outbox_events", ["event_id"], unique=False)
-    op.create_table(
-        "processed_events",
-        sa.Column("consumer", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column(
-            "processed_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("consumer", "event_id"),
-    )
+    migrations.create_outbox_and_processed_events()
     op.create_table(
         "stores",
         sa.Column("store_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -124,6 +97,4 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_orders_customer_email"), table_name="orders")
     op.drop_table("orders")
     op.drop_table("stores")
-    op.drop_table("processed_events")
-    op.drop_index(op.f("ix_outbox_events_event_id"), table_name="outbox_events")
-    op.drop_table("outbox_events")
+    migrations.drop_outbox_and_processed_events()

@@ -5,6 +5,10 @@ number of times, then parks the event on `<topic>.dlq` with the reason in its he
 on. `subscribe_batch` does the same for a handler that applies many events at once (typically in
 one transaction), and falls back to one event at a time to isolate an event that fails. Offsets
 are committed only after the handler (or the dead-letter publish) has succeeded.
+
+A failure that says a store or the broker is out of reach (`crm_common.outages.is_outage`) is
+no fault of the event and uses up none of its tries: the consumer pauses, longer each time up
+to `OUTAGE_MAX_PAUSE_SECONDS`, and tries the same events again until the outage ends.
 """
 
 import asyncio
@@ -22,10 +26,11 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.types import DecodedMessage
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import ValidationError
 
 from crm_common.envelope import CloudEvent, InvalidEnvelope, parse_envelope
+from crm_common.outages import is_outage
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +61,24 @@ BATCH_EVENTS = Histogram(
 )
 
 
+CONSUMER_PAUSED = Gauge(
+    "crm_consumer_paused",
+    "1 while a consumer waits for an unreachable store or broker to come back",
+    ["topic"],
+)
+OUTAGE_RETRIES = Counter(
+    "crm_consumer_outage_retries_total",
+    "Tries of events that failed because a store or the broker was out of reach",
+    ["topic"],
+)
+
+OUTAGE_FIRST_PAUSE_SECONDS = 0.2
+OUTAGE_MAX_PAUSE_SECONDS = 5.0
+# Longer than this inside one delivery, and the records are handed back (their partitions
+# rewound) to be fetched again, so that the consumer keeps polling and stays in its group
+# however long the outage lasts (aiokafka's max_poll_interval_ms is 300 s).
+_OUTAGE_WAIT_PER_DELIVERY_SECONDS = 30.0
+
 MAX_MESSAGE_BYTES = 1024 * 1024
 """The largest record (payload, key and headers) a service's producer sends: what the broker's
 default `message.max.bytes` takes. Whatever a service accepts must publish within it."""
@@ -63,6 +86,53 @@ default `message.max.bytes` takes. Whatever a service accepts must publish withi
 
 class PermanentEventError(Exception):
     """An event that no retry can apply (e.g. it breaks the contract); dead-letter it at once."""
+
+
+class OutageContinues(Exception):
+    """A store or the broker is still out of reach after a delivery's wait: the consumer hands
+    its records back, to be fetched and tried again."""
+
+
+class _Outage:
+    """Waits out the outages one subscription meets, pausing longer each time."""
+
+    def __init__(self, topic: str) -> None:
+        self._topic = topic
+        self._pauses = 0
+        self._since: float | None = None
+        self._delivery_started = time.monotonic()
+
+    def new_delivery(self) -> None:
+        self._delivery_started = time.monotonic()
+
+    async def wait(self, error: BaseException) -> None:
+        """Pause before the next try; raises `OutageContinues` once this delivery has waited
+        long enough."""
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+            CONSUMER_PAUSED.labels(self._topic).set(1)
+            logger.warning(
+                "store or broker out of reach; consumption paused until it is back",
+                extra={"topic": self._topic, "error": f"{type(error).__name__}: {error}"},
+            )
+        OUTAGE_RETRIES.labels(self._topic).inc()
+        if now - self._delivery_started >= _OUTAGE_WAIT_PER_DELIVERY_SECONDS:
+            raise OutageContinues(f"{self._topic}: still out of reach: {error}") from error
+        pause = min(OUTAGE_FIRST_PAUSE_SECONDS * 2**self._pauses, OUTAGE_MAX_PAUSE_SECONDS)
+        self._pauses += 1
+        await asyncio.sleep(pause)
+
+    def over(self) -> None:
+        """The last try reached the store: any outage has ended."""
+        if self._since is not None:
+            logger.warning(
+                "consumption resumed",
+                extra={"topic": self._topic, "paused_seconds": time.monotonic() - self._since},
+            )
+            CONSUMER_PAUSED.labels(self._topic).set(0)
+            self._since = None
+        self._pauses = 0
 
 
 def dlq_topic(topic: str) -> str:
@@ -168,6 +238,7 @@ async def _apply_with_retries(
     *,
     park: Park,
     topic: str,
+    outage: _Outage,
     max_attempts: int,
     retry_backoff_seconds: float,
 ) -> bool:
@@ -175,12 +246,16 @@ async def _apply_with_retries(
 
     `apply` raises, or returns the reason the event is rejected; True when it was applied.
     """
-    for attempt in range(1, max_attempts + 1):
+    attempt = 1
+    while True:
         try:
             rejection = await apply()
         except (PermanentEventError, ValidationError) as error:
             rejection = error
         except Exception as error:
+            if is_outage(error):
+                await outage.wait(error)
+                continue
             if attempt == max_attempts:
                 await park(f"{event.type} {event.id}: failed {attempt} times: {error}", error)
                 return False
@@ -190,13 +265,14 @@ async def _apply_with_retries(
                 exc_info=True,
             )
             await asyncio.sleep(retry_backoff_seconds * 2 ** (attempt - 1))
+            attempt += 1
             continue
+        outage.over()
         if rejection is not None:
             await park(f"{event.type} {event.id}: {rejection}", rejection)
             return False
         CONSUMED.labels(topic, "applied").inc()
         return True
-    raise AssertionError("max_attempts must be at least 1")
 
 
 def _check_attempts(**attempts: int) -> None:
@@ -218,6 +294,7 @@ def subscribe(
     """Consume `topic` in `group_id`, applying `handler` to each event at least once."""
     _check_attempts(max_attempts=max_attempts)
     dead_letters = _DeadLetters(broker, topic, group_id)
+    outage = _Outage(topic)
 
     @broker.subscriber(
         topic,
@@ -228,6 +305,7 @@ def subscribe(
     )
     async def consume(message: KafkaMessage) -> None:
         started = time.perf_counter()
+        outage.new_delivery()
 
         async def park(reason: str, error: BaseException) -> None:
             await dead_letters.park(
@@ -248,6 +326,7 @@ def subscribe(
             event,
             park=park,
             topic=topic,
+            outage=outage,
             max_attempts=max_attempts,
             retry_backoff_seconds=retry_backoff_seconds,
         ):
@@ -275,11 +354,13 @@ def subscribe_batch(
     `batch_attempts` times in all; then its events go to `handler` one at a time, each with
     `max_attempts` tries as in `subscribe`, so one poison event is dead-lettered while the
     others are applied. Dead letters go out in offset order, and offsets are committed once the
-    whole batch is settled. `crm_consumer_handling_seconds` gets each applied event's share of
-    its batch's time.
+    whole batch is settled. Failures that name an outage count as no try (see the module's
+    docstring). `crm_consumer_handling_seconds` gets each applied event's share of its batch's
+    time.
     """
     _check_attempts(batch_attempts=batch_attempts, max_attempts=max_attempts)
     dead_letters = _DeadLetters(broker, topic, group_id)
+    outage = _Outage(topic)
     handling_seconds = HANDLING_SECONDS.labels(topic)
 
     def parker(record: Any) -> Park:
@@ -299,9 +380,12 @@ def subscribe_batch(
 
     async def apply_together(batch: list[CloudEvent[dict[str, Any]]]) -> Rejections | None:
         """The batch handler's verdict on `batch`, or None when it must be split."""
-        for attempt in range(1, batch_attempts + 1):
+        attempt = 1
+        while attempt <= batch_attempts:
             try:
-                return _checked(await handler(batch), len(batch))
+                rejections = _checked(await handler(batch), len(batch))
+                outage.over()
+                return rejections
             except (PermanentEventError, ValidationError):
                 # Raised for the batch as a whole, it names no event: find it one at a time.
                 logger.warning(
@@ -310,7 +394,10 @@ def subscribe_batch(
                     exc_info=True,
                 )
                 return None
-            except Exception:
+            except Exception as error:
+                if is_outage(error):
+                    await outage.wait(error)
+                    continue
                 logger.warning(
                     "batch handling failed",
                     extra={"topic": topic, "events": len(batch), "attempt": attempt},
@@ -318,6 +405,7 @@ def subscribe_batch(
                 )
                 if attempt < batch_attempts:
                     await asyncio.sleep(retry_backoff_seconds * 2 ** (attempt - 1))
+                attempt += 1
         return None
 
     async def settle(records: Sequence[Any]) -> int:
@@ -351,6 +439,7 @@ def subscribe_batch(
                 events[position],
                 park=parker(record),
                 topic=topic,
+                outage=outage,
                 max_attempts=max_attempts,
                 retry_backoff_seconds=retry_backoff_seconds,
             )
@@ -368,6 +457,7 @@ def subscribe_batch(
     )
     async def consume(message: KafkaMessage) -> None:
         started = time.perf_counter()
+        outage.new_delivery()
         records = message.raw_message
         BATCH_EVENTS.labels(topic).observe(len(records))
         applied = await settle(records)

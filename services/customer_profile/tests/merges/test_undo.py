@@ -1,17 +1,21 @@
 """Manual merges and their undo on a real PostgreSQL database: the log makes merges reversible."""
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from customer_profile.customers.models import Customer
 from customer_profile.customers.policy import IdentityPolicy
+from customer_profile.main import merge_participants
 from customer_profile.merges.exceptions import (
     InvalidMerge,
     MergeConflict,
     MergeNotFound,
     UndoBlocked,
 )
+from customer_profile.scoring import repository as scoring
+from customer_profile.timeline import service as timeline
 from sqlalchemy.ext.asyncio import AsyncSession
 
 pytestmark = pytest.mark.integration
@@ -102,6 +106,97 @@ async def test_a_manual_merge_and_its_undo_restore_both_customers(store) -> None
         ("merge", merge.entry.merge_id),
         ("undo", merge.entry.merge_id),
     ]
+
+
+async def timeline_orders(store, customer_id: str) -> set[str]:
+    """The orders the customer's timeline shows."""
+    async with store.sessions() as session:
+        entries, _ = await timeline.page(
+            session=session, customer_id=customer_id, cursor=None, limit=100
+        )
+    return {entry.order_id for entry in entries if entry.order_id is not None}
+
+
+async def test_undo_gives_the_joining_order_to_whom_its_stronger_identity_names(store) -> None:
+    store.policy = IdentityPolicy(participants=merge_participants())
+    m1 = await store.order(0, email="x@example.com", phone="+44 20 7946 0958", total="10.00")
+    m2 = await store.order(1, email="y@example.com", customer_ref="r-1", total="7.00")
+    x, y = await store.by(email="x@example.com"), await store.by(email="y@example.com")
+    # Y's email and shop reference and X's phone: Y merges into X, the older.
+    m3 = await store.order(
+        2, email="y@example.com", customer_ref="r-1", phone="+44 20 7946 0958", total="3.00"
+    )
+    [merge] = await store.log()
+    assert (merge.survivor_id, merge.merged_id) == (x.customer_id, y.customer_id)
+    await store.new_events()
+
+    await store.undo(merge.merge_id)
+
+    # Without the merge m3 is Y's: its email outranks the phone that named X.
+    after_x, after_y = await store.read(x.customer_id), await store.read(y.customer_id)
+    assert (after_x.stats.orders_count, after_x.stats.total_spent) == (1, Decimal("10.00"))
+    assert (after_y.stats.orders_count, after_y.stats.total_spent) == (2, Decimal("10.00"))
+    assert after_x.stats.first_order_at == after_x.stats.last_order_at == m1.placed_at
+    assert (after_y.stats.first_order_at, after_y.stats.last_order_at) == (
+        m2.placed_at,
+        m3.placed_at,
+    )
+    # The order's contact data are the identities that name its customer: X's phone stays X's.
+    assert (after_y.email, after_y.phone) == ("y@example.com", None)
+    assert (after_x.email, after_x.phone) == ("x@example.com", "+442079460958")
+    assert await timeline_orders(store, x.customer_id) == {m1.order_id}
+    assert await timeline_orders(store, y.customer_id) == {m2.order_id, m3.order_id}
+    async with store.sessions() as session:
+        [x_rfm] = await scoring.rfm_of(session=session, customer_id=x.customer_id)
+        [y_rfm] = await scoring.rfm_of(session=session, customer_id=y.customer_id)
+    assert (x_rfm.orders_count, x_rfm.monetary) == (1, Decimal("10.00"))
+    assert (y_rfm.orders_count, y_rfm.monetary) == (2, Decimal("10.00"))
+
+    events = await store.new_events()
+    [unmerged] = [e["data"] for e in events if e["type"] == "crm.customer.unmerged"]
+    assert sorted(unmerged["order_ids"]) == sorted([m2.order_id, m3.order_id])
+    attributed = {
+        e["data"]["order_id"]: e["data"]["customer_id"]
+        for e in events
+        if e["type"] == "crm.customer.order_attributed"
+    }
+    assert attributed == {m2.order_id: y.customer_id, m3.order_id: y.customer_id}
+    updated = {e["subject"]: e["data"] for e in events if e["type"] == "crm.customer.updated"}
+    assert updated[y.customer_id]["stats"]["orders_count"] == 2
+    assert updated[x.customer_id]["stats"]["orders_count"] == 1
+
+
+async def test_undo_replays_the_orders_that_came_after_the_merge(store) -> None:
+    await store.order(0, email="x@example.com")
+    await store.order(1, email="y@example.com", phone="+1 415 555 0100")
+    x, y = await store.by(email="x@example.com"), await store.by(email="y@example.com")
+    merge = await store.merge(x.customer_id, y.customer_id)
+    only_y = await store.order(2, email="y@example.com")
+    # The email outranks the phone: this one stays X's, and Y's phone is no contact of it.
+    x_and_y_phone = await store.order(3, email="x@example.com", phone="+1 415 555 0100")
+    # Y's phone and an email new after the merge: both Y's without it...
+    y_phone_new_email = await store.order(4, email="z@example.com", phone="+1 415 555 0100")
+    # ...so an order with only that email is Y's too.
+    only_new_email = await store.order(5, email="z@example.com")
+    only_x = await store.order(6, email="x@example.com")
+
+    await store.undo(merge.entry.merge_id)
+
+    orders = {o.order_id for o in (only_y, y_phone_new_email, only_new_email)}
+    events = await store.new_events()
+    [unmerged] = [e["data"] for e in events if e["type"] == "crm.customer.unmerged"]
+    assert orders < set(unmerged["order_ids"])
+    assert {only_x.order_id, x_and_y_phone.order_id}.isdisjoint(unmerged["order_ids"])
+    after_x, after_y = await store.read(x.customer_id), await store.read(y.customer_id)
+    assert (after_x.stats.orders_count, after_y.stats.orders_count) == (3, 4)
+    assert (after_x.phone, after_y.phone) == (None, "+14155550100")
+    assert sorted(i.value for i in after_y.identities) == [
+        "+14155550100",
+        "y@example.com",
+        "z@example.com",
+    ]
+    assert (await store.by(email="z@example.com")).customer_id == y.customer_id
+    assert [i.value for i in after_x.identities] == ["x@example.com"]
 
 
 async def test_undo_is_refused_while_later_merges_build_on_it(store) -> None:

@@ -80,6 +80,34 @@ async def move_orders_back(
     )
 
 
+async def orders_attributed_since(
+    *, session: AsyncSession, customer_id: str, since: datetime
+) -> list[CustomerOrder]:
+    """The customer's orders first attributed at or after `since`, in attribution order."""
+    rows = await session.execute(
+        select(CustomerOrder)
+        .where(_orders.c.customer_id == customer_id, _orders.c.attributed_at >= since)
+        .order_by(_orders.c.attributed_at, _orders.c.order_id)
+    )
+    return list(rows.scalars())
+
+
+async def identities_linked_by(
+    *, session: AsyncSession, customer_id: str, order_ids: Sequence[str], since: datetime
+) -> list[CustomerIdentity]:
+    """The identities of the customer that `order_ids` linked at or after `since`."""
+    if not order_ids:
+        return []
+    rows = await session.execute(
+        select(CustomerIdentity).where(
+            _identities.c.customer_id == customer_id,
+            _identities.c.order_id.in_(list(order_ids)),
+            _identities.c.linked_at >= since,
+        )
+    )
+    return list(rows.scalars())
+
+
 def add_entry(*, session: AsyncSession, entry: MergeLogEntry) -> None:
     session.add(entry)
 

@@ -13,14 +13,15 @@ from uuid import uuid4
 
 from crm_common.envelope import CloudEvent
 from crm_common.outbox import add_event
+from crm_events.customer import IdentityKind
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_profile.attributes import service as attributes
 from customer_profile.customers import events as customer_events
 from customer_profile.customers import repository as customers
-from customer_profile.customers.identities import IdentityKey
+from customer_profile.customers.identities import IdentityKey, resolve
 from customer_profile.customers.memo import memo_of
-from customer_profile.customers.models import Customer
+from customer_profile.customers.models import Customer, CustomerOrder
 from customer_profile.customers.profile import compute_profile
 from customer_profile.merges import events, repository, rules
 from customer_profile.merges.exceptions import (
@@ -173,8 +174,8 @@ async def undo_merge(
     in the outbox.
 
     Refused (409, naming them) while later merges of either customer are in effect: those
-    built on this one and are undone first, newest first. Orders and identities that reached the
-    survivor after the merge stay with it.
+    built on this one and are undone first, newest first. Orders attributed to the pair during
+    or after the merge are attributed again as if it had never happened (`_reattribute`).
     """
     now = now or datetime.now(UTC)
     merge = await repository.get_merge(session=session, merge_id=merge_id)
@@ -208,6 +209,7 @@ async def undo_merge(
     await repository.move_orders_back(
         session=session, order_ids=order_ids, from_id=survivor_id, to_id=merged_id
     )
+    reattributed = await _reattribute(session, merge, survivor_id, merged_id)
     before = {"survivor": rules.to_snapshot(survivor), "merged": rules.to_snapshot(merged)}
     for customer, kept in ((merged, snapshot["merged"]), (survivor, snapshot["survivor"])):
         orders = await customers.orders_of(session=session, customer_id=customer.customer_id)
@@ -237,6 +239,7 @@ async def undo_merge(
         snapshot={
             "identities": identities_json(back_keys),
             "orders": back_orders,
+            "orders_reattributed": reattributed,
             "fields_changed": {
                 "survivor": rules.changes(before["survivor"], rules.to_snapshot(survivor)),
                 "merged": rules.changes(before["merged"], rules.to_snapshot(merged)),
@@ -253,6 +256,75 @@ async def undo_merge(
     announced.append(await _announce(session, survivor, now))
     publish(session=session, topic=customers_topic, events=announced)
     return Outcome(undo, announced)
+
+
+async def _reattribute(
+    session: AsyncSession, merge: MergeLogEntry, survivor_id: str, merged_id: str
+) -> list[str]:
+    """Attribute the orders that reached the pair during or after `merge` (all held by the
+    survivor) as if it had never happened: each to whichever of the two its identities name by
+    the usual precedence (`identities.resolve`), else the survivor still; returns those that
+    go to the merged customer, which take along the identities they linked.
+
+    The orders are replayed in attribution order, so an identity an order linked counts for the
+    later ones where that order went, and not for the order itself (without the merge, it
+    would have been linked to whoever the order's other identities named).
+    """
+    later = await repository.orders_attributed_since(
+        session=session, customer_id=survivor_id, since=merge.at
+    )
+    if not later:
+        return []
+    links = await repository.identities_linked_by(
+        session=session,
+        customer_id=survivor_id,
+        order_ids=[order.order_id for order in later],
+        since=merge.at,
+    )
+    linked_by: dict[str, list[IdentityKey]] = {}
+    for row in links:
+        if row.order_id is not None:
+            linked_by.setdefault(row.order_id, []).append(customers.key_of(row))
+    carried = {order.order_id: _contact_keys(order) for order in later}
+    owners = await customers.identity_owners(
+        session=session, keys=list({key for keys in carried.values() for key in keys})
+    )
+    pair = (survivor_id, merged_id)
+    moved: list[str] = []
+    for order in later:
+        keys, own_links = carried[order.order_id], linked_by.get(order.order_id, [])
+        named = {k: owners[k] for k in keys if owners.get(k) in pair and k not in own_links}
+        target = resolve(keys, named) or survivor_id
+        if target == merged_id:
+            moved.append(order.order_id)
+            owners.update(dict.fromkeys(own_links, merged_id))
+        # As `order_row` keeps them: the order's contact data are the identities naming its
+        # customer, so the other one's phone does not become this one's.
+        if order.email and owners.get(IdentityKey(IdentityKind.EMAIL, order.email)) != target:
+            order.email = None
+        if order.phone and owners.get(IdentityKey(IdentityKind.PHONE, order.phone)) != target:
+            order.phone = None
+    await repository.move_orders_back(
+        session=session, order_ids=moved, from_id=survivor_id, to_id=merged_id
+    )
+    await repository.move_identities_back(
+        session=session,
+        keys=[key for order_id in moved for key in linked_by.get(order_id, [])],
+        from_id=survivor_id,
+        to_id=merged_id,
+    )
+    return moved
+
+
+def _contact_keys(order: CustomerOrder) -> list[IdentityKey]:
+    """The email and phone identities an order came with that named its customer (the store
+    reference is not kept on the order)."""
+    keys = []
+    if order.email:
+        keys.append(IdentityKey(IdentityKind.EMAIL, order.email))
+    if order.phone:
+        keys.append(IdentityKey(IdentityKind.PHONE, order.phone))
+    return keys
 
 
 def publish(*, session: AsyncSession, topic: str, events: Sequence[CloudEvent[Any]]) -> None:

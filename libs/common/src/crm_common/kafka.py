@@ -144,11 +144,14 @@ def create_broker(
     *,
     client_id: str,
     registry: CollectorRegistry = REGISTRY,
+    drain_seconds: float = 10.0,
 ) -> KafkaBroker:
-    """A broker whose producer is idempotent and waits for all replicas."""
+    """A broker whose producer is idempotent and waits for all replicas; stopping it gives each
+    consumer up to `drain_seconds` to finish and commit the batch in hand."""
     return KafkaBroker(
         bootstrap_servers,
         client_id=client_id,
+        graceful_timeout=drain_seconds,
         acks="all",
         enable_idempotence=True,
         linger_ms=5,

@@ -259,6 +259,7 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._backlog_counted_at = 0.0
 
     def start(self) -> None:
@@ -267,13 +268,20 @@ class OutboxRelay:
         event.listen(Session, "after_commit", self._after_commit)
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
-    async def stop(self) -> None:
+    async def stop(self, *, flush_seconds: float = 0.0) -> None:
+        """Stop relaying; first, for up to `flush_seconds`, publish what is committed."""
         event.remove(Session, "after_commit", self._after_commit)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._task), flush_seconds)
+        # Cut short mid-batch, the rows stay and are published again by the next relay.
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -291,8 +299,10 @@ class OutboxRelay:
             except Exception:
                 OUTBOX_FAILURES.inc()
                 logger.exception("outbox relay batch failed; retrying")
-                relayed = 0
                 await asyncio.sleep(self._poll_interval)
+                continue
+            if self._stopping and relayed < self._batch_size:
+                return
             if relayed < self._batch_size:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):

@@ -3,10 +3,12 @@
 Every service has a broker and a refresher of its measured gauges (consumer lag, and for a
 PostgreSQL service the outbox backlog); a PostgreSQL service also has an engine, migrations and an
 outbox relay (with the service's outbox sealer, if it has one), a MongoDB service a client.
-`lifespan` starts them in dependency order and stops them in reverse; `readiness` names the
-checks `/health/ready` runs.
+`lifespan` starts them in dependency order and stops them in reverse, so that on SIGTERM the
+consumers finish and commit their batches and the relay publishes what they staged before the
+producer closes; `readiness` names the checks `/health/ready` runs.
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
@@ -35,7 +37,9 @@ class Runtime:
         self.settings = settings
         self.topics = tuple(topics)
         self.broker: KafkaBroker = create_broker(
-            settings.kafka_bootstrap_servers, client_id=settings.service_name
+            settings.kafka_bootstrap_servers,
+            client_id=settings.service_name,
+            drain_seconds=settings.shutdown_drain_seconds,
         )
         self.consumer_lag = ConsumerLag(self.broker)
         self.metrics: Refresher | None = None
@@ -61,10 +65,18 @@ class Runtime:
         self.metrics.start()
 
     async def stop(self) -> None:
+        # Consumers first: each finishes and commits the batch in hand (FastStream waits up to
+        # the broker's graceful timeout), and what they stored is still handed over (`drain`)
+        # before the producer closes.
+        await asyncio.gather(*(subscriber.stop() for subscriber in self.broker.subscribers))
+        await self.drain()
         if self.metrics is not None:
             await self.metrics.stop()
         self.consumer_lag.clear()
         await self.broker.stop()
+
+    async def drain(self) -> None:
+        """Publish what the service still owes the broker (nothing, without an outbox)."""
 
     def probes(self) -> list[Probe]:
         """What the refresher measures, once the broker (and the store) have started."""
@@ -105,8 +117,10 @@ class PostgresRuntime(Runtime):
         await super().start()
         self.relay.start()
 
+    async def drain(self) -> None:
+        await self.relay.stop(flush_seconds=self.settings.shutdown_drain_seconds / 2)
+
     async def stop(self) -> None:
-        await self.relay.stop()
         await super().stop()
         await self.engine.dispose()
 

@@ -1,6 +1,7 @@
 """Running a service: one process serves HTTP and consumes Kafka, configured from env vars."""
 
 import gc
+import math
 from collections.abc import Callable
 
 import uvicorn
@@ -37,6 +38,9 @@ def serve(settings: BaseServiceSettings, create_app: Callable[[], FastAPI]) -> N
         log_config=None,
         access_log=False,
         proxy_headers=True,
+        # On SIGTERM uvicorn stops accepting, lets requests in flight finish for up to this
+        # long, then runs the lifespan's shutdown (`crm_common.runtime`).
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_drain_seconds),
     )
 
 

@@ -27,6 +27,11 @@ class BaseServiceSettings(BaseSettings):
     """How many relays may publish at once across the replicas (each key's events keep to one
     lane, so stay in order); the same on every replica."""
 
+    shutdown_drain_seconds: float = Field(default=10.0, gt=0)
+    """On SIGTERM, how long in-flight HTTP requests get to finish, then the consumers' batches
+    in hand; the outbox relay then gets half as long to publish what is left. Keep the sum
+    (2.5 times this) under the pod's termination grace period (30 s)."""
+
     metrics_refresh_seconds: float = Field(default=10.0, gt=0)
     """How often the measured gauges (consumer lag, outbox age) are refreshed."""
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_sync.inventory import service as inventory
 from order_sync.orders import repository
-from order_sync.orders.events import order_id_for, snapshot
+from order_sync.orders.events import EncodedEvents, order_id_for, publishable_events, snapshot
 from order_sync.orders.lifecycle import LifecycleState, OrderEventType, lifecycle_events
 from order_sync.orders.records import holds_records, store_records
 from order_sync.orders.repository import StoredRevision
@@ -35,6 +35,16 @@ from order_sync.stores import repository as stores
 Outcome = UpsertOutcome | Rejected
 
 
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """A stored change of one item: the snapshot it made, its events and their bytes."""
+
+    index: int
+    data: OrderSnapshot
+    events: list[OrderEventType]
+    encoded: EncodedEvents
+
+
 @dataclass(slots=True)
 class _Fold:
     """One order: as stored (locked), then as the batch's items so far have left it."""
@@ -49,8 +59,8 @@ class _Fold:
     data: OrderSnapshot | None = None
     """The snapshot of the newest version, when the batch stored one."""
     advanced: bool = False
-    steps: list[tuple[int, OrderSnapshot, list[OrderEventType]]] = field(default_factory=list)
-    outcomes: list[tuple[int, UpsertOutcome]] = field(default_factory=list)
+    steps: list[_Step] = field(default_factory=list)
+    outcomes: list[tuple[int, Outcome]] = field(default_factory=list)
 
     def previous(self) -> CanonicalOrder:
         # The stored body is parsed only when a newer revision has to be compared with it.
@@ -69,7 +79,8 @@ async def upsert_orders(
     """Store `orders` in the caller's transaction and stage the events they owe on `topic`.
 
     Returns one outcome per order, in input order: what storing it did, or why it was refused
-    (an unregistered store, or something the database cannot hold).
+    (an unregistered store, something the database cannot hold, or events too large to
+    publish).
     """
     results: list[Outcome | None] = [None] * len(orders)
     countries = await stores.countries(
@@ -109,7 +120,8 @@ async def upsert_orders(
         }
 
     folds = await fold(sorted(groups))
-    new = [f for f in folds.values() if f.stored is None]
+    # An order none of whose items could be stored is not inserted.
+    new = [f for f in folds.values() if f.stored is None and f.data is not None]
     inserted = await repository.insert_order_rows(
         session=session, rows=[_row(f, now=now, channel=channel) for f in new]
     )
@@ -142,11 +154,11 @@ async def upsert_orders(
             if f.advanced and f.data is None and f.updated_at and f.current
         ],
     )
-    steps = sorted((step for f in folds.values() for step in f.steps), key=lambda s: s[0])
-    for _, data, events in steps:
-        stage_events(session, topic=topic, data=data, events=events)
+    steps = sorted((step for f in folds.values() for step in f.steps), key=lambda s: s.index)
+    for step in steps:
+        stage_events(session, topic=topic, key=step.data.order_id, encoded=step.encoded)
     await inventory.apply_order_transitions(
-        session=session, changes=[(data, events) for _, data, events in steps]
+        session=session, changes=[(step.data, step.events) for step in steps]
     )
     for f in folds.values():
         for index, outcome in f.outcomes:
@@ -166,10 +178,14 @@ def _fold(
     for index, order in items:
         incoming_at = revision_time(order)
         if f.updated_at is None:
-            f.data = snapshot(order, order_id=f.order_id, version=1, store_country=country)
-            f.version, f.updated_at, f.created_at, f.current = 1, incoming_at, now, order
             events = lifecycle_events(None, LifecycleState.of(order))
-            f.steps.append((index, f.data, events))
+            step = _step(f, index, order, version=1, events=events, country=country)
+            if isinstance(step, Rejected):
+                f.outcomes.append((index, step))
+                continue
+            f.data = step.data
+            f.steps.append(step)
+            f.version, f.updated_at, f.created_at, f.current = 1, incoming_at, now, order
             created = UpsertOutcome(f.order_id, UpsertStatus.CREATED, 1, tuple(events))
             f.outcomes.append((index, created))
             continue
@@ -177,20 +193,40 @@ def _fold(
             f.outcomes.append((index, UpsertOutcome(f.order_id, UpsertStatus.UNCHANGED, f.version)))
             continue
         previous = f.previous()
-        f.current, f.updated_at = order, incoming_at
         if same_content(previous, order):
             # Only the shop's clock moved: nothing to announce, but the newer time is kept.
-            f.advanced = True
+            f.current, f.updated_at, f.advanced = order, incoming_at, True
             f.outcomes.append((index, UpsertOutcome(f.order_id, UpsertStatus.UNCHANGED, f.version)))
             continue
-        f.version += 1
-        f.data = snapshot(order, order_id=f.order_id, version=f.version, store_country=country)
         events = lifecycle_events(LifecycleState.of(previous), LifecycleState.of(order))
-        f.steps.append((index, f.data, events))
+        step = _step(f, index, order, version=f.version + 1, events=events, country=country)
+        if isinstance(step, Rejected):
+            # Refused as it would be alone: the order stays as the items before left it.
+            f.outcomes.append((index, step))
+            continue
+        f.data = step.data
+        f.steps.append(step)
+        f.current, f.updated_at, f.version = order, incoming_at, f.version + 1
         f.outcomes.append(
             (index, UpsertOutcome(f.order_id, UpsertStatus.UPDATED, f.version, tuple(events)))
         )
     return f
+
+
+def _step(
+    f: _Fold,
+    index: int,
+    order: CanonicalOrder,
+    *,
+    version: int,
+    events: list[OrderEventType],
+    country: str | None,
+) -> _Step | Rejected:
+    data = snapshot(order, order_id=f.order_id, version=version, store_country=country)
+    encoded = publishable_events(data, events)
+    if isinstance(encoded, Rejected):
+        return encoded
+    return _Step(index, data, events, encoded)
 
 
 def _row(f: _Fold, *, now: datetime, channel: Channel | None) -> dict[str, Any]:

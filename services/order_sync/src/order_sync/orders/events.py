@@ -7,6 +7,7 @@ from uuid import UUID, uuid5
 
 from crm_common.contracts import EventContract
 from crm_common.envelope import encode_event
+from crm_common.kafka import MAX_MESSAGE_BYTES
 from crm_events.order import (
     ORDER_CANCELLED,
     ORDER_DELIVERED,
@@ -23,8 +24,17 @@ from crm_events.order import (
 from crm_events.shop import CanonicalOrder
 
 from order_sync.orders.lifecycle import OrderEventType
+from order_sync.orders.validation import OrderProblem, Rejected
 
 SOURCE = "order-sync"
+
+# The record the relay publishes also holds the key and the headers (trace context, the event's
+# type) and the producer's framing, all counted against MAX_MESSAGE_BYTES; this leaves them room.
+EVENT_HEADROOM_BYTES = 64 * 1024
+MAX_EVENT_BYTES = MAX_MESSAGE_BYTES - EVENT_HEADROOM_BYTES
+
+# Fields a snapshot adds to the order it was made from: never the submitter's doing.
+_SNAPSHOT_ONLY = frozenset(OrderSnapshot.model_fields) - frozenset(CanonicalOrder.model_fields)
 
 # Never change: every order id ever issued is derived from it.
 ORDER_ID_NAMESPACE = UUID("8d0f6c2e-51a4-4b7e-9a53-6f1d2c4b7e90")
@@ -88,3 +98,36 @@ def encoded_lifecycle_events(
         )
         encoded.append((event_id, payload))
     return encoded
+
+
+EncodedEvents = list[tuple[str, bytes]]
+
+
+def publishable_events(
+    data: OrderSnapshot, events: Sequence[OrderEventType]
+) -> EncodedEvents | Rejected:
+    """`encoded_lifecycle_events`, or why they could never be published: an event larger than
+    `MAX_EVENT_BYTES` (the check every stored change of an order passes before it is written)."""
+    encoded = encoded_lifecycle_events(data, events)
+    largest = max((len(payload) for _, payload in encoded), default=0)
+    if largest <= MAX_EVENT_BYTES:
+        return encoded
+    field, size = _largest_field(data)
+    message = (
+        f"the order's events would take {largest} bytes, more than the {MAX_EVENT_BYTES} an "
+        f"event may take"
+    )
+    if field:
+        message += f"; {field} takes {size} of them"
+    return Rejected((OrderProblem((field,) if field else (), message),))
+
+
+def _largest_field(data: OrderSnapshot) -> tuple[str, int]:
+    """The field of the order that takes most of its JSON, with its size ("" for none)."""
+    sizes = {
+        name: len(json.dumps(value, separators=(",", ":")))
+        for name, value in data.model_dump(mode="json").items()
+        if name not in _SNAPSHOT_ONLY
+    }
+    name = max(sizes, key=lambda n: sizes[n], default="")
+    return name, sizes.get(name, 0)

@@ -11,14 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_sync.inventory import service as inventory
 from order_sync.orders import repository
-from order_sync.orders.events import encoded_lifecycle_events, order_id_for, snapshot
+from order_sync.orders.events import EncodedEvents, order_id_for, publishable_events, snapshot
 from order_sync.orders.exceptions import InvalidOrder, OrderNotFound, UnknownStore
 from order_sync.orders.lifecycle import LifecycleState, OrderEventType, lifecycle_events
 from order_sync.orders.models import Order, OrderLine
 from order_sync.orders.records import holds_records, store_records
 from order_sync.orders.rows import line_rows, order_row
 from order_sync.orders.schemas import Channel, UpsertStatus
-from order_sync.orders.validation import storage_problems
+from order_sync.orders.validation import Rejected, storage_problems
 from order_sync.stores.service import find_store
 
 SHOP_ORDERS_CONSUMER = "order-sync.shop-orders"
@@ -42,7 +42,8 @@ async def upsert_order(
     """Store a shop order unless it is no newer than the stored one; stage the events it owes.
 
     `channel` (how the order arrived) is recorded with a stored change. Raises `UnknownStore`
-    when its store is not registered, `InvalidOrder` when PostgreSQL could not store it.
+    when its store is not registered, `InvalidOrder` when order-sync cannot store it or could
+    never publish its events.
     """
     store = await find_store(session=session, store_id=order.store_id)
     if store is None:
@@ -54,11 +55,12 @@ async def upsert_order(
     existing = await repository.lock(session=session, order_id=order_id)
     if existing is None:
         data = snapshot(order, order_id=order_id, version=1, store_country=store.country)
+        events = lifecycle_events(None, LifecycleState.of(order))
+        encoded = _publishable(data, events)
         row, lines = _rows(order, data, first_stored_at=None, channel=channel)
         if await repository.insert_new(session=session, order=row, lines=lines):
             await store_records(session=session, replaced=(), written=[data])
-            events = lifecycle_events(None, LifecycleState.of(order))
-            _stage(session, topic=topic, data=data, events=events)
+            stage_events(session, topic=topic, key=order_id, encoded=encoded)
             await inventory.apply_order_transition(session=session, order=data, events=events)
             return UpsertOutcome(order_id, UpsertStatus.CREATED, 1, tuple(events))
         # A concurrent delivery of the same order stored it first; apply ours on top of it.
@@ -82,12 +84,13 @@ async def upsert_order(
         return UpsertOutcome(order_id, UpsertStatus.UNCHANGED, existing.version)
     version = existing.version + 1
     data = snapshot(order, order_id=order_id, version=version, store_country=store.country)
+    events = lifecycle_events(LifecycleState.of(previous), LifecycleState.of(order))
+    encoded = _publishable(data, events)
     row, lines = _rows(order, data, first_stored_at=existing.created_at, channel=channel)
     await repository.replace(session=session, order=row, lines=lines)
     replaced = [order_id] if holds_records(existing.body) else []
     await store_records(session=session, replaced=replaced, written=[data])
-    events = lifecycle_events(LifecycleState.of(previous), LifecycleState.of(order))
-    _stage(session, topic=topic, data=data, events=events)
+    stage_events(session, topic=topic, key=order_id, encoded=encoded)
     await inventory.apply_order_transition(session=session, order=data, events=events)
     return UpsertOutcome(order_id, UpsertStatus.UPDATED, version, tuple(events))
 
@@ -126,11 +129,10 @@ def same_content(previous: CanonicalOrder, current: CanonicalOrder) -> bool:
     return _same_content(previous, current)
 
 
-def stage_events(
-    session: AsyncSession, *, topic: str, data: OrderSnapshot, events: list[OrderEventType]
-) -> None:
-    """Stage the lifecycle events of one stored change in the outbox."""
-    _stage(session, topic=topic, data=data, events=events)
+def stage_events(session: AsyncSession, *, topic: str, key: str, encoded: EncodedEvents) -> None:
+    """Stage the lifecycle events of one stored change (`publishable_events`) in the outbox."""
+    for event_id, payload in encoded:
+        add_encoded_event(session, topic=topic, key=key, event_id=event_id, payload=payload)
 
 
 def _revision_time(order: CanonicalOrder) -> datetime:
@@ -143,13 +145,11 @@ def _same_content(previous: CanonicalOrder, current: CanonicalOrder) -> bool:
     return previous.model_dump(exclude={"updated_at"}) == current.model_dump(exclude={"updated_at"})
 
 
-def _stage(
-    session: AsyncSession, *, topic: str, data: OrderSnapshot, events: list[OrderEventType]
-) -> None:
-    for event_id, payload in encoded_lifecycle_events(data, events):
-        add_encoded_event(
-            session, topic=topic, key=data.order_id, event_id=event_id, payload=payload
-        )
+def _publishable(data: OrderSnapshot, events: list[OrderEventType]) -> EncodedEvents:
+    encoded = publishable_events(data, events)
+    if isinstance(encoded, Rejected):
+        raise InvalidOrder(encoded.problems)
+    return encoded
 
 
 def _rows(

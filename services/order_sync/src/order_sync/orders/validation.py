@@ -1,4 +1,4 @@
-"""Checking one order on its own: the contract first, then what PostgreSQL can store."""
+"""Checking one order on its own: the contract first, then what order-sync can store and publish."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +11,18 @@ Location = tuple[str | int, ...]
 
 # order_lines.quantity is a PostgreSQL integer; a larger one would fail the whole transaction.
 MAX_QUANTITY = 2**31 - 1
+
+# Shape limits order-sync puts on the contract's lists (v1 of the contract cannot tighten its
+# bounds): every stored change is announced with the whole order in one Kafka record, so an
+# order far beyond any real basket is refused before it is even snapshotted. Whether its events
+# fit is checked on their encoded bytes (`events.publishable_events`).
+MAX_LINES = 5000
+MAX_RECORDS = 1000
+"""At most this many of each of an order's payments, refunds, shipments and returns."""
+_LIST_LIMITS = {
+    "lines": MAX_LINES,
+    **dict.fromkeys(("payments", "refunds", "shipments", "returns"), MAX_RECORDS),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +68,15 @@ def validate_order(raw: Any, *, store_id: str | None = None) -> CanonicalOrder |
 
 
 def storage_problems(order: CanonicalOrder) -> tuple[OrderProblem, ...]:
-    """What the contract allows but the database would refuse, failing every order stored with
-    this one: NUL characters (text and jsonb reject them) and quantities beyond an integer."""
+    """What the contract allows but order-sync refuses: more lines or records than `MAX_LINES`
+    and `MAX_RECORDS`, and what the database would refuse, failing every order stored with this
+    one: NUL characters (text and jsonb reject them) and quantities beyond an integer."""
     problems = [
+        OrderProblem((name,), f"an order may have at most {limit} {name}, not {count}")
+        for name, limit in _LIST_LIMITS.items()
+        if (count := len(getattr(order, name))) > limit
+    ]
+    problems += [
         OrderProblem(("lines", position, "quantity"), f"must be at most {MAX_QUANTITY}")
         for position, line in enumerate(order.lines)
         if line.quantity > MAX_QUANTITY

@@ -7,10 +7,10 @@ import httpx
 import pytest
 from crm_common.auth import READERS, Principal, Role, issue_token, requires
 from crm_common.devtoken import ensure_key_pair
-from crm_common.http import create_http_app
+from crm_common.http import Int32, Int64, Text, create_http_app
 from crm_common.problems import PROBLEM_JSON, NotFound
 from crm_common.settings import BaseServiceSettings
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel
 
 Admin = Annotated[Principal, Depends(requires(Role.ADMIN))]
@@ -21,8 +21,21 @@ class Widget(BaseModel):
     size: int
 
 
+class Part(BaseModel):
+    label: Text
+    count: Int32
+
+
 def _router() -> APIRouter:
     router = APIRouter()
+
+    @router.post("/parts/{part_id}")
+    async def store_part(part_id: Int64, part: Part, kind: str | None = None) -> Part:
+        return part
+
+    @router.post("/uploads")
+    async def upload(request: Request) -> dict[str, int]:
+        return {"bytes": sum([len(chunk) async for chunk in request.stream()])}
 
     @router.post("/widgets")
     async def create(widget: Widget, _: Admin) -> Widget:
@@ -40,9 +53,15 @@ async def _no_resources(_: FastAPI) -> AsyncIterator[None]:
     yield
 
 
+BODY_LIMIT = 1000
+UPLOAD_LIMIT = 5000
+
+
 @pytest.fixture
 def app(jwt_keys: tuple[str, str]) -> FastAPI:
-    settings = BaseServiceSettings(service_name="test", jwt_public_key=jwt_keys[1])
+    settings = BaseServiceSettings(
+        service_name="test", jwt_public_key=jwt_keys[1], http_max_body_bytes=BODY_LIMIT
+    )
     failing = {"store": _fails}
     return create_http_app(
         settings,
@@ -50,6 +69,7 @@ def app(jwt_keys: tuple[str, str]) -> FastAPI:
         lifespan=_no_resources,
         routers=[_router()],
         readiness=lambda _: failing,
+        body_limits={"/uploads": UPLOAD_LIMIT},
     )
 
 
@@ -153,3 +173,72 @@ def test_admin_role_satisfies_every_requirement() -> None:
     assert admin.has_any(frozenset({Role.MARKETER}))
     assert viewer.has_any(frozenset(READERS))
     assert not viewer.has_any(frozenset({Role.MARKETER}))
+
+
+def _problem_fields(response: httpx.Response) -> set[str]:
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    return {error["field"] for error in response.json()["errors"]}
+
+
+async def _chunks(size: int) -> AsyncIterator[bytes]:
+    for _ in range(size // 100):
+        yield b"x" * 100
+
+
+@pytest.mark.parametrize("path", ["/widgets", "/uploads"])
+async def test_a_body_declared_over_the_limit_is_413_before_it_is_read(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    limit = UPLOAD_LIMIT if path == "/uploads" else BODY_LIMIT
+
+    response = await client.post(path, content=b"x" * (limit + 1))
+
+    assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert str(limit) in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/widgets", "/uploads"])
+async def test_a_chunked_body_is_counted_as_it_arrives_and_stopped_at_the_limit(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    limit = UPLOAD_LIMIT if path == "/uploads" else BODY_LIMIT
+
+    response = await client.post(
+        path, content=_chunks(limit + 100), headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM_JSON
+
+
+async def test_a_route_with_a_larger_limit_takes_a_body_over_the_default(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post("/uploads", content=_chunks(UPLOAD_LIMIT))
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"bytes": UPLOAD_LIMIT}
+
+
+async def test_nul_in_a_path_or_query_parameter_is_422_naming_it(
+    client: httpx.AsyncClient,
+) -> None:
+    part = {"label": "bolt", "count": 1}
+
+    in_query = await client.post("/parts/1", params={"kind": "a\x00b"}, json=part)
+    in_path = await client.get("/widgets/a%00b")
+
+    assert _problem_fields(in_query) == {"query.kind"}
+    assert _problem_fields(in_path) == {"path.name"}
+
+
+async def test_nul_in_text_and_ints_beyond_their_column_are_422_naming_them(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(f"/parts/{2**63}", json={"label": "a\x00", "count": 2**31})
+
+    assert _problem_fields(response) == {"path.part_id", "label", "count"}
+    accepted = await client.post(f"/parts/{2**63 - 1}", json={"label": "a", "count": 2**31 - 1})
+    assert accepted.status_code == 200, accepted.text

@@ -145,3 +145,60 @@ async def test_an_invalid_store_is_422_naming_each_field(
     response = await offline_client.post("/v1/stores", json=store, headers=auth("admin"))
 
     assert fields_of(response) == fields
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params", "field"),
+    [
+        ("GET", "/v1/orders", {"store_id": "s\x00"}, "query.store_id"),
+        ("GET", "/v1/orders", {"cursor": "\x00"}, "query.cursor"),
+        ("GET", "/v1/orders/o%00", {}, "path.order_id"),
+        ("GET", "/v1/stores/s%001", {}, "path.store_id"),
+        ("GET", "/v1/inventory/sku%00", {"store_id": "s1"}, "path.sku"),
+        ("GET", "/v1/webhooks/deliveries", {"topic": "orders/\x00"}, "query.topic"),
+        ("GET", "/v1/imports/i%00/errors", {}, "path.import_id"),
+    ],
+)
+async def test_a_nul_character_in_a_parameter_is_422_naming_it(
+    offline_client: httpx.AsyncClient,
+    auth: Callable[..., dict[str, str]],
+    method: str,
+    path: str,
+    params: dict[str, str],
+    field: str,
+) -> None:
+    response = await offline_client.request(method, path, params=params, headers=auth("admin"))
+
+    assert fields_of(response) == {field}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "fields"),
+    [
+        ("POST", "/v1/stores", {"name": "S\x00"}, {"name"}),
+        ("POST", "/v1/stores", {"webhook_secret": "k\x00"}, {"webhook_secret"}),
+        ("PUT", "/v1/inventory/MUG?store_id=s1", {"quantity": 2**31}, {"quantity"}),
+        (
+            "PUT",
+            "/v1/inventory/MUG",
+            {"store_id": "s\x00", "quantity": 1, "low_stock_threshold": 2**31},
+            {"store_id", "low_stock_threshold"},
+        ),
+        ("GET", f"/v1/webhooks/deliveries/{2**63}", None, {"path.delivery"}),
+        ("POST", f"/v1/webhooks/deliveries/{2**63}:replay", None, {"path.delivery"}),
+    ],
+)
+async def test_text_with_nul_and_ints_beyond_their_column_are_422_naming_them(
+    offline_client: httpx.AsyncClient,
+    auth: Callable[..., dict[str, str]],
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    fields: set[str],
+) -> None:
+    if path == "/v1/stores":
+        body = {"store_id": "s1", "platform": "shopify", "name": "S", "currency": "USD", **body}
+
+    response = await offline_client.request(method, path, json=body, headers=auth("admin"))
+
+    assert fields_of(response) == fields

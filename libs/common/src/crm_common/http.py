@@ -1,18 +1,23 @@
-"""The FastAPI app every service starts from: health, metrics, problem+json errors, tracing."""
+"""The FastAPI app every service starts from: health, metrics, problem+json errors, tracing,
+request body limits."""
 
 import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, FastAPI, Request, Response
+import annotated_types
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import AfterValidator, SecretStr
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_common.auth import TokenVerifier
 from crm_common.problems import PROBLEM_JSON, ProblemError
@@ -30,6 +35,29 @@ HTTP_SECONDS = Histogram("crm_http_request_seconds", "HTTP request latency", ["m
 
 _READINESS_TIMEOUT_SECONDS = 3.0
 
+_NUL_MESSAGE = "must not contain the NUL character (\\u0000)"
+_T = TypeVar("_T")
+
+
+def _without_nul(value: _T) -> _T:
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if isinstance(text, str) and "\x00" in text:
+        raise ValueError(_NUL_MESSAGE)
+    return value
+
+
+# What PostgreSQL columns hold, for API input that reaches them (a query or path parameter is
+# checked for NUL on every route already). A value beyond them would fail its transaction: 500.
+WithoutNul = AfterValidator(_without_nul)
+"""For a str-like field (e.g. `Annotated[SecretStr, WithoutNul]`): text holds no NUL."""
+Text = Annotated[str, WithoutNul]
+"""A str a PostgreSQL text column can hold: without NUL."""
+Int32 = Annotated[int, annotated_types.Interval(ge=-(2**31), le=2**31 - 1)]
+"""An int a PostgreSQL integer column can hold. Narrow it as `Annotated[Int32, Field(ge=0)]`:
+its own bounds would win over those of a `= Field(ge=0)` default."""
+Int64 = Annotated[int, annotated_types.Interval(ge=-(2**63), le=2**63 - 1)]
+"""An int a PostgreSQL bigint column can hold."""
+
 
 def create_http_app(
     settings: BaseServiceSettings,
@@ -38,9 +66,15 @@ def create_http_app(
     lifespan: Lifespan,
     routers: Sequence[APIRouter],
     readiness: Callable[[FastAPI], Mapping[str, ReadinessCheck]],
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
-    """`readiness(app)` is called per probe, after the lifespan has built the resources."""
-    app = FastAPI(title=title, lifespan=lifespan)
+    """`readiness(app)` is called per probe, after the lifespan has built the resources.
+
+    A request body above `settings.http_max_body_bytes` is answered 413; `body_limits` gives
+    the routes under a path prefix (e.g. `/v1/imports`, which also covers `/v1/imports/...` and
+    `/v1/imports:...`) a limit of their own.
+    """
+    app = FastAPI(title=title, lifespan=lifespan, dependencies=[Depends(_parameters_without_nul)])
     app.state.token_verifier = TokenVerifier(
         public_key=settings.jwt_verification_key(),
         algorithm=settings.jwt_algorithm,
@@ -48,12 +82,30 @@ def create_http_app(
         audience=settings.jwt_audience,
     )
     _install_problem_handlers(app)
+    app.add_middleware(
+        _BodyLimit, default=settings.http_max_body_bytes, by_prefix=dict(body_limits or {})
+    )
     _install_http_metrics(app)
     app.include_router(_operations_router(readiness))
     for router in routers:
         app.include_router(router)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health/.*,metrics")
     return app
+
+
+def _parameters_without_nul(request: Request) -> None:
+    """Refuse NUL in any path or query parameter of any route: PostgreSQL text cannot hold it."""
+    parameters = [
+        *(("path", name, value) for name, value in request.path_params.items()),
+        *(("query", name, value) for name, value in request.query_params.multi_items()),
+    ]
+    errors = [
+        {"type": "string_nul", "loc": (source, name), "msg": _NUL_MESSAGE, "input": value}
+        for source, name, value in parameters
+        if "\x00" in name or "\x00" in str(value)
+    ]
+    if errors:
+        raise RequestValidationError(errors)
 
 
 def problem_response(problem: ProblemError, request: Request) -> JSONResponse:
@@ -104,6 +156,71 @@ def _install_problem_handlers(app: FastAPI) -> None:
     async def on_unexpected(request: Request, _: Exception) -> JSONResponse:
         logger.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(ProblemError(500, "an unexpected error occurred"), request)
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    """A request body read past its limit (answered 413 like any HTTP error)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body may have at most {limit} bytes")
+
+
+class _BodyLimit:
+    """Refuses request bodies above their limit: by Content-Length before the app runs, and by
+    counting the bytes as the app reads them (a chunked body has no Content-Length)."""
+
+    def __init__(self, app: ASGIApp, *, default: int, by_prefix: Mapping[str, int]) -> None:
+        self.app = app
+        self.default = default
+        # Longest first, so that a prefix inside another one takes its own routes.
+        self.by_prefix = sorted(by_prefix.items(), key=lambda item: len(item[0]), reverse=True)
+
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self.by_prefix:
+            if path.startswith(prefix) and path[len(prefix) : len(prefix) + 1] in ("", "/", ":"):
+                return limit
+        return self.default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await _too_large(limit, scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge(limit)
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracked_send)
+        except _BodyTooLarge:
+            # The app's handlers answer it where it is raised; this is for a read outside them.
+            if started:
+                raise
+            await _too_large(limit, scope, receive, send)
+
+
+async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+    problem = _BodyTooLarge(limit)
+    body = ProblemError(413, str(problem.detail)).to_dict(instance=scope["path"])
+    response = JSONResponse(body, status_code=413, media_type=PROBLEM_JSON)
+    await response(scope, receive, send)
 
 
 def _install_http_metrics(app: FastAPI) -> None:

@@ -15,6 +15,9 @@ class BaseServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     log_level: str = "INFO"
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    """Larger request bodies are answered 413 (a service may allow more on a route, such as an
+    import's upload)."""
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_topic_partitions: int = Field(default=3, ge=1)

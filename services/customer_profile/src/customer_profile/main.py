@@ -13,6 +13,7 @@ from customer_profile import pii, worker
 from customer_profile.addresses.participant import AddressesFollowMerges
 from customer_profile.attributes.api import router as attributes_router
 from customer_profile.attributes.merging import AttributesFollowMerges
+from customer_profile.bulk.api import IMPORT_PATH, MAX_IMPORT_BYTES
 from customer_profile.bulk.api import router as bulk_router
 from customer_profile.config import Settings
 from customer_profile.consents.api import router as consents_router
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             timeline_router,
         ],
         readiness=runtime.readiness,
+        body_limits={IMPORT_PATH: MAX_IMPORT_BYTES},
     )
     app.state.runtime = runtime
     app.state.settings = settings

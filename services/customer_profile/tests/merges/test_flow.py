@@ -337,3 +337,20 @@ async def test_a_redelivered_merging_event_changes_nothing(
     assert len([e for e in running.events if e["type"] == "crm.customer.merged"]) == 1
     log = (await running.client.get("/v1/merges")).json()["items"]
     assert len(log) == 1
+
+
+async def test_a_merge_request_with_a_nul_character_is_422_naming_the_field(
+    running: Running,
+) -> None:
+    in_body = await running.client.post(
+        "/v1/customers/c-1:merge", json={"merge_with": "c-2\x00", "note": "n\x00"}
+    )
+    in_path = await running.client.post("/v1/customers/c%001:merge", json={"merge_with": "c-2"})
+    undo = await running.client.post("/v1/merges/m-1:undo", json={"note": "\x00"})
+
+    for response in (in_body, in_path, undo):
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+    assert {e["field"] for e in in_body.json()["errors"]} == {"merge_with", "note"}
+    assert {e["field"] for e in in_path.json()["errors"]} == {"path.customer_id"}
+    assert {e["field"] for e in undo.json()["errors"]} == {"note"}

@@ -18,6 +18,7 @@ from order_sync.inventory.api import router as inventory_router
 from order_sync.inventory.events import bind_topic
 from order_sync.orders.api import router as orders_router
 from order_sync.stores.api import router as stores_router
+from order_sync.webhooks.api import MAX_BODY_BYTES as WEBHOOK_MAX_BODY_BYTES
 from order_sync.webhooks.api import router as webhooks_router
 from order_sync.webhooks.deliveries.api import router as deliveries_router
 from order_sync.webhooks.deliveries.retention import DeliveryRetention
@@ -56,6 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             inventory_router,
         ],
         readiness=runtime.readiness,
+        body_limits={
+            imports_router.prefix: settings.import_max_bytes,
+            webhooks_router.prefix: WEBHOOK_MAX_BODY_BYTES,
+        },
     )
     app.state.runtime = runtime
     app.state.settings = settings

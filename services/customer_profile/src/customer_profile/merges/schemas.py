@@ -1,6 +1,7 @@
 from datetime import datetime
 from typing import Any
 
+from crm_common.http import Text
 from crm_events.customer import IdentityKind
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,15 +12,15 @@ from customer_profile.merges.models import MergeLogEntry, MergeSuggestion
 class MergeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    merge_with: str = Field(min_length=1)
+    merge_with: Text = Field(min_length=1)
     """The customer merged into the one in the path, which survives."""
-    note: str | None = Field(default=None, max_length=2000)
+    note: Text | None = Field(default=None, max_length=2000)
 
 
 class UndoCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str | None = Field(default=None, max_length=2000)
+    note: Text | None = Field(default=None, max_length=2000)
 
 
 class IdentityValue(BaseModel):

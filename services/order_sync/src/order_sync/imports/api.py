@@ -41,9 +41,7 @@ async def start_import(
     path = settings.import_spool_dir / f"{import_id}.upload"
     try:
         with path.open("wb") as out:
-            received = await upload.receive(
-                request, out=out, max_bytes=settings.import_max_bytes, fmt=fmt
-            )
+            received = await upload.receive(request, out=out, fmt=fmt)
         async with transaction(sessions) as session:
             job = await service.create_job(
                 session=session,

@@ -1,7 +1,8 @@
 """Receiving an import file: the request body streamed into a spool file, never held whole.
 
 Accepted: `multipart/form-data` with the file in the part named `file`, or the file itself as
-the body with Content-Type `text/csv` or `application/x-ndjson`.
+the body with Content-Type `text/csv` or `application/x-ndjson`. The body's size is limited
+where every request's is (`import_max_bytes`, main.py).
 """
 
 from dataclasses import dataclass
@@ -34,17 +35,15 @@ class Upload:
     size: int
 
 
-async def receive(
-    request: Request, *, out: IO[bytes], max_bytes: int, fmt: ImportFormat | None
-) -> Upload:
-    """Stream the request's file into `out`; raises `BadUpload` (413, 415 or 422)."""
+async def receive(request: Request, *, out: IO[bytes], fmt: ImportFormat | None) -> Upload:
+    """Stream the request's file into `out`; raises `BadUpload` (415 or 422)."""
     media_type, params = parse_options_header(request.headers.get("content-type"))
     kind = media_type.decode("latin-1").lower()
     if kind == "multipart/form-data":
         boundary = params.get(b"boundary")
         if not boundary:
             raise BadUpload(422, "header.content-type", "the multipart boundary is missing")
-        part = _FilePart(out, max_bytes)
+        part = _FilePart(out)
         parser = MultipartParser(boundary, part.callbacks())
         async for chunk in request.stream():
             parser.write(chunk)
@@ -66,8 +65,6 @@ async def receive(
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > max_bytes:
-            raise _too_large(max_bytes)
         out.write(chunk)
     return _checked(Upload(None, fmt or _MEDIA_TYPES[kind], size), field="body")
 
@@ -89,16 +86,11 @@ def _checked(upload: Upload, *, field: str) -> Upload:
     return upload
 
 
-def _too_large(max_bytes: int) -> BadUpload:
-    return BadUpload(413, "file", f"the file is larger than {max_bytes} bytes")
-
-
 class _FilePart:
     """Collects the part named `file` of a multipart body into `out`; other parts are skipped."""
 
-    def __init__(self, out: IO[bytes], max_bytes: int) -> None:
+    def __init__(self, out: IO[bytes]) -> None:
         self._out = out
-        self._max_bytes = max_bytes
         self._headers: dict[str, bytes] = {}
         self._field = b""
         self._value = b""
@@ -150,8 +142,6 @@ class _FilePart:
         if not self._writing:
             return
         self.size += end - start
-        if self.size > self._max_bytes:
-            raise _too_large(self._max_bytes)
         self._out.write(data[start:end])
 
     def _part_end(self) -> None:

@@ -1,5 +1,7 @@
 from datetime import datetime
+from typing import Annotated
 
+from crm_common.http import Int32, Text
 from pydantic import BaseModel, ConfigDict, Field
 
 from order_sync.inventory.rules import is_low
@@ -11,10 +13,10 @@ class StockLevelSet(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    store_id: str | None = Field(default=None, min_length=1, max_length=64)
+    store_id: Text | None = Field(default=None, min_length=1, max_length=64)
     """Optional here when the query names the store; the two must agree."""
-    quantity: int = Field(ge=0)
-    low_stock_threshold: int | None = Field(default=None, ge=0)
+    quantity: Annotated[Int32, Field(ge=0)]
+    low_stock_threshold: Annotated[Int32, Field(ge=0)] | None = None
 
 
 class StockLevelRead(BaseModel):

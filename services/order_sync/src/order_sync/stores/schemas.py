@@ -3,6 +3,7 @@ from enum import StrEnum
 from typing import Annotated
 
 import phonenumbers
+from crm_common.http import Text, WithoutNul
 from crm_events.types import Currency, OptionalCountry
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
@@ -28,10 +29,10 @@ class StoreCreate(BaseModel):
 
     store_id: str = Field(pattern=STORE_ID_PATTERN)
     platform: Platform
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     currency: Currency
     country: Annotated[OptionalCountry, AfterValidator(_known_region)] = None
-    webhook_secret: SecretStr | None = Field(default=None, min_length=1)
+    webhook_secret: Annotated[SecretStr, WithoutNul] | None = Field(default=None, min_length=1)
 
 
 class StoreRead(BaseModel):

@@ -10,15 +10,14 @@ from fastapi import APIRouter, Path, Request, Response
 from order_sync.deps import SessionsDep, SettingsDep
 from order_sync.stores.schemas import STORE_ID_PATTERN, Platform
 from order_sync.webhooks import service
-from order_sync.webhooks.exceptions import PayloadTooLarge
 from order_sync.webhooks.platforms import PLATFORMS
 from order_sync.webhooks.schemas import DeliveryReceipt
 from order_sync.webhooks.topics import Topics
 
 logger = logging.getLogger(__name__)
 
-# Far above any order payload (Shopify caps its own at a few MB); a body is held in memory
-# whole, since its signature covers all of it.
+# The receivers' request body limit (main.py): far above any order payload (Shopify caps its
+# own at a few MB); a body is held in memory whole, since its signature covers all of it.
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -72,7 +71,7 @@ async def _receive(
     topics: Topics,
 ) -> DeliveryReceipt:
     received_at = datetime.now(UTC)
-    body = await _body(request)
+    body = await request.body()
     spec = PLATFORMS[platform]
     incoming = service.Incoming(
         platform=platform,
@@ -97,17 +96,6 @@ async def _receive(
         order_id=receipt.order_id,
         detail=receipt.detail,
     )
-
-
-async def _body(request: Request) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise PayloadTooLarge(MAX_BODY_BYTES)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def _keep_failed(sessions: SessionsDep, incoming: service.Incoming, detail: str) -> None:

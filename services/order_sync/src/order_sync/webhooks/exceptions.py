@@ -60,8 +60,3 @@ class MalformedPayload(ProblemError):
                 {"field": p.field, "message": p.message, "type": "unmappable"} for p in problems
             ],
         )
-
-
-class PayloadTooLarge(ProblemError):
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"a webhook body may have at most {limit} bytes")

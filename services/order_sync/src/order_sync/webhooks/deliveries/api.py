@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from crm_common.db import transaction
+from crm_common.http import Int64
 from fastapi import APIRouter, Query, Response
 
 from order_sync.deps import Admin, Reader, SessionsDep, SettingsDep
@@ -41,7 +42,7 @@ async def list_deliveries(
 
 
 @router.get("/{delivery}")
-async def read_delivery(delivery: int, sessions: SessionsDep, _: Admin) -> DeliveryRead:
+async def read_delivery(delivery: Int64, sessions: SessionsDep, _: Admin) -> DeliveryRead:
     """A stored delivery with its headers, its raw body (while kept) and its replays. Admin
     only: bodies hold the shop's customers' personal data."""
     async with sessions() as session:
@@ -58,7 +59,7 @@ async def read_delivery(delivery: int, sessions: SessionsDep, _: Admin) -> Deliv
     },
 )
 async def replay_delivery(
-    delivery: int,
+    delivery: Int64,
     response: Response,
     sessions: SessionsDep,
     settings: SettingsDep,

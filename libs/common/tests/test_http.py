@@ -45,6 +45,12 @@ def _router() -> APIRouter:
     async def read(name: str) -> Widget:
         raise NotFound(f"widget {name}")
 
+    @router.get("/failures/{kind}")
+    async def fail(kind: str) -> None:
+        if kind == "outage":
+            raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+        raise ZeroDivisionError("a bug")
+
     return router
 
 
@@ -242,3 +248,19 @@ async def test_nul_in_text_and_ints_beyond_their_column_are_422_naming_them(
     assert _problem_fields(response) == {"path.part_id", "label", "count"}
     accepted = await client.post(f"/parts/{2**63 - 1}", json={"label": "a", "count": 2**31 - 1})
     assert accepted.status_code == 200, accepted.text
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "retry_after"), [("outage", 503, "2"), ("bug", 500, None)]
+)
+async def test_a_store_out_of_reach_is_503_to_try_again_and_a_bug_is_500(
+    app: FastAPI, kind: str, status: int, retry_after: str | None
+) -> None:
+    # As a server answers: the error handled, not raised into the client.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get(f"/failures/{kind}")
+    assert response.status_code == status
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["status"] == status
+    assert response.headers.get("retry-after") == retry_after

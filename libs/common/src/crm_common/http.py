@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_common.auth import TokenVerifier
+from crm_common.outages import is_outage
 from crm_common.problems import PROBLEM_JSON, ProblemError
 from crm_common.settings import BaseServiceSettings
 
@@ -34,6 +35,7 @@ HTTP_REQUESTS = Counter(
 HTTP_SECONDS = Histogram("crm_http_request_seconds", "HTTP request latency", ["method", "route"])
 
 _READINESS_TIMEOUT_SECONDS = 3.0
+_OUTAGE_RETRY_AFTER_SECONDS = 2
 
 _NUL_MESSAGE = "must not contain the NUL character (\\u0000)"
 _T = TypeVar("_T")
@@ -153,7 +155,18 @@ def _install_problem_handlers(app: FastAPI) -> None:
         return problem_response(problem, request)
 
     @app.exception_handler(Exception)
-    async def on_unexpected(request: Request, _: Exception) -> JSONResponse:
+    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
+        if is_outage(error):
+            # Not the request's fault, nor a bug: the caller may try again once the store is back.
+            logger.warning(
+                "store out of reach", extra={"path": request.url.path, "error": repr(error)}
+            )
+            problem = ProblemError(
+                503,
+                "a store this service needs is out of reach; try again shortly",
+                headers={"Retry-After": str(_OUTAGE_RETRY_AFTER_SECONDS)},
+            )
+            return problem_response(problem, request)
         logger.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(ProblemError(500, "an unexpected error occurred"), request)
 

@@ -3,6 +3,7 @@ request body limits."""
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from crm_common.auth import TokenVerifier
 from crm_common.outages import is_outage
 from crm_common.problems import PROBLEM_JSON, ProblemError
+from crm_common.ratelimit import Rate, RateLimit
 from crm_common.settings import BaseServiceSettings
 
 logger = logging.getLogger(__name__)
@@ -69,12 +71,15 @@ def create_http_app(
     routers: Sequence[APIRouter],
     readiness: Callable[[FastAPI], Mapping[str, ReadinessCheck]],
     body_limits: Mapping[str, int] | None = None,
+    public_routes: Sequence[str] = (),
 ) -> FastAPI:
     """`readiness(app)` is called per probe, after the lifespan has built the resources.
 
     A request body above `settings.http_max_body_bytes` is answered 413; `body_limits` gives
     the routes under a path prefix (e.g. `/v1/imports`, which also covers `/v1/imports/...` and
-    `/v1/imports:...`) a limit of their own.
+    `/v1/imports:...`) a limit of their own. Requests bearing a token are limited to
+    `settings.rate_limit_per_token` per token; those under a `public_routes` prefix (taking no
+    token) to `settings.rate_limit_public` per path.
     """
     app = FastAPI(title=title, lifespan=lifespan, dependencies=[Depends(_parameters_without_nul)])
     app.state.token_verifier = TokenVerifier(
@@ -87,12 +92,23 @@ def create_http_app(
     app.add_middleware(
         _BodyLimit, default=settings.http_max_body_bytes, by_prefix=dict(body_limits or {})
     )
+    app.add_middleware(
+        RateLimit,
+        per_token=_rate(settings.rate_limit_per_token),
+        public={
+            prefix: rate for prefix in public_routes if (rate := _rate(settings.rate_limit_public))
+        },
+    )
     _install_http_metrics(app)
     app.include_router(_operations_router(readiness))
     for router in routers:
         app.include_router(router)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health/.*,metrics")
     return app
+
+
+def _rate(per_second: float) -> Rate | None:
+    return Rate(per_second, burst=max(1, math.ceil(2 * per_second))) if per_second else None
 
 
 def _parameters_without_nul(request: Request) -> None:

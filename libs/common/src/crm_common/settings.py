@@ -19,6 +19,13 @@ class BaseServiceSettings(BaseSettings):
     """Larger request bodies are answered 413 (a service may allow more on a route, such as an
     import's upload)."""
 
+    rate_limit_per_token: float = Field(default=1000.0, ge=0)
+    """Requests per second each bearer token may make, per replica, in bursts of up to twice
+    as many; 0 for no limit."""
+    rate_limit_public: float = Field(default=1000.0, ge=0)
+    """Requests per second to each path of the public routes (webhooks: one path per store),
+    per replica, in bursts of up to twice as many; 0 for no limit."""
+
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_topic_partitions: int = Field(default=3, ge=1)
     consumer_max_attempts: int = Field(default=3, ge=1)

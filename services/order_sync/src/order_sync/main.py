@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             imports_router.prefix: settings.import_max_bytes,
             webhooks_router.prefix: WEBHOOK_MAX_BODY_BYTES,
         },
+        public_routes=[webhooks_router.prefix],
     )
     app.state.runtime = runtime
     app.state.settings = settings

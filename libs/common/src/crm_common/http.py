@@ -83,10 +83,11 @@ def create_http_app(
     """
     app = FastAPI(title=title, lifespan=lifespan, dependencies=[Depends(_parameters_without_nul)])
     app.state.token_verifier = TokenVerifier(
-        public_key=settings.jwt_verification_key(),
+        keys=settings.jwt_keys(),
         algorithm=settings.jwt_algorithm,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
     )
     _install_problem_handlers(app)
     app.add_middleware(

@@ -5,6 +5,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from crm_common.auth import JwksKeys, KeySource, StaticKey
+
 
 class BaseServiceSettings(BaseSettings):
     """Read from environment variables named `<PREFIX>_<FIELD>` (e.g. ORDER_SYNC_HTTP_PORT)."""
@@ -47,21 +49,30 @@ class BaseServiceSettings(BaseSettings):
 
     jwt_public_key: str | None = None
     jwt_public_key_file: Path | None = None
+    jwt_jwks_url: str | None = None
+    """A JWKS document (an http(s) URL or a file path) holding the token keys by `kid`: read
+    again every 5 minutes and when a token names a key not in it, so keys rotate without a
+    restart. Takes precedence over the PEM public key."""
     jwt_algorithm: str = "RS256"
     jwt_issuer: str = "crm-suite"
     jwt_audience: str = "crm-suite"
+    jwt_leeway_seconds: float = Field(default=30.0, ge=0, le=300)
+    """Clock skew tolerated on a token's `exp`, `nbf` and `iat`."""
 
     otel_exporter_otlp_endpoint: str | None = None
 
-    def jwt_verification_key(self) -> str:
-        """The PEM public key that verifies bearer tokens; a service refuses to start without it."""
+    def jwt_keys(self) -> KeySource:
+        """Where the keys verifying bearer tokens come from; a service refuses to start
+        without any."""
+        if self.jwt_jwks_url:
+            return JwksKeys(self.jwt_jwks_url)
         if self.jwt_public_key:
-            return self.jwt_public_key
+            return StaticKey(self.jwt_public_key)
         if self.jwt_public_key_file:
-            return self.jwt_public_key_file.read_text()
+            return StaticKey(self.jwt_public_key_file.read_text())
         raise RuntimeError(
-            f"{self.service_name}: no JWT public key configured "
-            "(set <PREFIX>_JWT_PUBLIC_KEY or <PREFIX>_JWT_PUBLIC_KEY_FILE)"
+            f"{self.service_name}: no JWT keys configured (set <PREFIX>_JWT_JWKS_URL, "
+            "<PREFIX>_JWT_PUBLIC_KEY or <PREFIX>_JWT_PUBLIC_KEY_FILE)"
         )
 
 

@@ -265,3 +265,28 @@ def apply(
                     raise
 
     return apply_event
+
+
+ApplyBatch = Callable[[list[CloudEvent[Any]]], Awaitable[service.Outcome]]
+
+
+@pytest.fixture
+def apply_batch(sessions: async_sessionmaker[AsyncSession]) -> ApplyBatch:
+    """Apply events of one topic as one batch, as its consumer does: parsed off the wire, in one
+    transaction, retried when PostgreSQL breaks a deadlock; returns the batch's outcome."""
+
+    async def apply_events(events: list[CloudEvent[Any]]) -> service.Outcome:
+        wire = [parse_envelope(to_json_bytes(event)) for event in events]
+        orders = wire[0].type.startswith("crm.order.")
+        for attempt in range(5):
+            try:
+                async with db.transaction(sessions) as session:
+                    if orders:
+                        return await service.apply_order_events(session=session, events=wire)
+                    return await service.apply_customer_events(session=session, events=wire)
+            except DBAPIError:
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
+
+    return apply_events

@@ -1,11 +1,14 @@
 """The whole service on real Kafka and PostgreSQL: events in on the real topics, KPIs out."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
+from crm_common.kafka import dlq_topic
 
 pytestmark = pytest.mark.integration
 
@@ -306,3 +309,39 @@ async def test_an_unmerge_gives_back_the_kpis_and_facts_before_the_merge(
     assert (merged_kpis["customers"], merged_kpis["repeat_purchase_rate"]) == (1, "1.0000")
     assert after == before
     assert again == before
+
+
+async def test_an_event_that_breaks_its_contract_is_dead_lettered_and_its_batch_applies(
+    client: httpx.AsyncClient,
+    publish: Callable[..., Awaitable[Any]],
+    fact_stored: Wait,
+    settings: Any,
+    kafka_bootstrap: str,
+    make: Any,
+    store_id: str,
+) -> None:
+    before, after = (make.order(store_id=store_id, placed_at=START) for _ in range(2))
+    poison = make.order_event(make.order(store_id=store_id, placed_at=START))
+    poison.data = poison.data.model_copy(update={"version": 0})  # the contract wants 1 or more
+
+    # One partition, so the three are consecutive offsets and most likely one batch.
+    await publish(make.order_event(before), partition=0)
+    parked = await publish(poison, partition=0)
+    await publish(make.order_event(after), partition=0)
+    await fact_stored((before.order_id, 1), (after.order_id, 1))
+
+    dead_letters = AIOKafkaConsumer(
+        dlq_topic(settings.orders_topic),
+        bootstrap_servers=kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await dead_letters.start()
+    try:
+        record = await asyncio.wait_for(dead_letters.getone(), timeout=30)
+    finally:
+        await dead_letters.stop()
+    headers = {name: value.decode() for name, value in record.headers}
+    assert headers["x-dlq-source-offset"] == str(parked.offset)
+    assert headers["x-dlq-error"] == "ValidationError"
+    assert poison.id in headers["x-dlq-reason"]

@@ -1,10 +1,15 @@
-from collections.abc import Sequence
-from datetime import datetime
+"""Every query of the order facts. Writes take a batch's rows as one array per column
+(`unnest`), so a batch of any size is one statement compiled once, and one round trip."""
 
-from sqlalchemy import String, bindparam, delete, select, text, update
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import String, bindparam, delete, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.facts.events import AttributionRow, FactRow
 from analytics.facts.models import CustomerMerge, OrderAttribution, OrderFact
 
 _facts = OrderFact.__table__  # type: ignore[attr-defined]
@@ -14,79 +19,155 @@ _merges = CustomerMerge.__table__  # type: ignore[attr-defined]
 # Namespaces of the two-key advisory locks, so an order id and a customer id never share a lock.
 _ORDER_LOCKS = 8_005_001
 _CUSTOMER_LOCKS = 8_005_002
-_LOCK = text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:key))")
-# Many orders in one round trip, taken in the array's order: callers pass them sorted, so
-# that two transactions locking overlapping sets never wait for each other in a circle.
+# Many keys in one round trip, taken in the array's order: callers pass them sorted, so that two
+# transactions locking overlapping sets never wait for each other in a circle.
 _LOCK_MANY = text(
     "SELECT count(pg_advisory_xact_lock(:namespace, hashtext(key))) FROM unnest(:keys) AS key"
 ).bindparams(bindparam("keys", type_=ARRAY(String())))
 
+_FACT_TYPES = (
+    "text",
+    "text",
+    "text",
+    "timestamptz",
+    "text",
+    "text",
+    "timestamptz",
+    "numeric",
+    "numeric",
+    "text",
+    "integer",
+    "timestamptz",
+)
+_FACT_COLUMNS = (*FactRow._fields, "customer_id")
+_FACT_ARRAYS = [*_FACT_TYPES, "text"]
+# The version guard: a snapshot overwrites the stored fact only when it is newer.
+_UPSERT_FACTS = text(
+    f"INSERT INTO order_facts ({', '.join(_FACT_COLUMNS)}) "
+    "SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(_FACT_COLUMNS, _FACT_ARRAYS, strict=True))
+    + ") ON CONFLICT (order_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _FACT_COLUMNS if c != "order_id")
+    + " WHERE order_facts.version < excluded.version"
+)
+# A later attribution of an order (by time) replaces an earlier one; returns those stored.
+_UPSERT_ATTRIBUTIONS = text(
+    "INSERT INTO order_attributions (order_id, customer_id, store_id, attributed_at) "
+    "SELECT * FROM unnest(CAST(:order_id AS text[]), CAST(:customer_id AS text[]), "
+    "CAST(:store_id AS text[]), CAST(:attributed_at AS timestamptz[])) "
+    "ON CONFLICT (order_id) DO UPDATE SET customer_id = excluded.customer_id, "
+    "store_id = excluded.store_id, attributed_at = excluded.attributed_at "
+    "WHERE order_attributions.attributed_at <= excluded.attributed_at "
+    "RETURNING order_id, customer_id"
+)
+_SET_FACT_CUSTOMERS = text(
+    "UPDATE order_facts SET customer_id = given.customer_id "
+    "FROM unnest(CAST(:order_id AS text[]), CAST(:customer_id AS text[])) "
+    "AS given(order_id, customer_id) WHERE order_facts.order_id = given.order_id"
+)
+# `= ANY(array)` rather than `IN (...)`: one statement, prepared once, whatever the batch's size.
+_SURVIVORS = text(
+    "SELECT merged_id, survivor_id FROM customer_merges "
+    "WHERE merged_id = ANY(CAST(:keys AS text[]))"
+)
+_ATTRIBUTED = text(
+    "SELECT order_id, customer_id FROM order_attributions "
+    "WHERE order_id = ANY(CAST(:keys AS text[]))"
+)
+_CLAIM = text(
+    "INSERT INTO processed_events (consumer, event_id, processed_at) "
+    "SELECT :consumer, event_id, :now FROM unnest(CAST(:event_ids AS text[])) AS event_id "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
 
-async def lock_order(*, session: AsyncSession, order_id: str) -> None:
-    """Hold the order until the transaction ends (its fact and attribution change together)."""
-    await session.execute(_LOCK, {"namespace": _ORDER_LOCKS, "key": order_id})
+
+async def lock_orders(*, session: AsyncSession, order_ids: Iterable[str]) -> None:
+    """Hold the orders until the transaction ends (a fact and its attribution change together);
+    taken in sorted order."""
+    await _lock(session, _ORDER_LOCKS, order_ids)
 
 
-async def lock_orders(*, session: AsyncSession, order_ids: Sequence[str]) -> None:
-    """`lock_order` for each of `order_ids`, in sorted order."""
-    if order_ids:
-        keys = sorted(set(order_ids))
-        await session.execute(_LOCK_MANY, {"namespace": _ORDER_LOCKS, "keys": keys})
+async def lock_customers(*, session: AsyncSession, customer_ids: Iterable[str]) -> None:
+    """Hold the customers until the transaction ends (a merge of one waits, and vice versa);
+    taken in sorted order."""
+    await _lock(session, _CUSTOMER_LOCKS, customer_ids)
 
 
-async def lock_customer(*, session: AsyncSession, customer_id: str) -> None:
-    """Hold the customer until the transaction ends (a merge of it waits, and vice versa)."""
-    await session.execute(_LOCK, {"namespace": _CUSTOMER_LOCKS, "key": customer_id})
+async def _lock(session: AsyncSession, namespace: int, keys: Iterable[str]) -> None:
+    ordered = sorted(set(keys))
+    if ordered:
+        await session.execute(_LOCK_MANY, {"namespace": namespace, "keys": ordered})
 
 
-async def survivor_of(*, session: AsyncSession, customer_id: str) -> str | None:
-    """The customer that `customer_id` was merged into, or None when it was never merged."""
-    result: str | None = await session.scalar(
-        select(_merges.c.survivor_id).where(_merges.c.merged_id == customer_id)
+async def survivors_of(*, session: AsyncSession, customer_ids: Collection[str]) -> dict[str, str]:
+    """The customer each of `customer_ids` was merged into, for those that were merged."""
+    if not customer_ids:
+        return {}
+    rows = await session.execute(_SURVIVORS, {"keys": list(customer_ids)})
+    return dict(rows.all())
+
+
+async def attributed_customers(
+    *, session: AsyncSession, order_ids: Collection[str]
+) -> dict[str, str]:
+    """The customer each of `order_ids` is attributed to, for those attributed."""
+    if not order_ids:
+        return {}
+    rows = await session.execute(_ATTRIBUTED, {"keys": list(order_ids)})
+    return dict(rows.all())
+
+
+async def upsert_facts_if_newer(
+    *, session: AsyncSession, facts: Sequence[FactRow], customers: Mapping[str, str]
+) -> None:
+    """Insert each fact, or overwrite the stored one only when the row carries a newer version;
+    `customers` gives the orders' customers (an order missing there has none). One row per
+    order: a statement cannot touch a row twice."""
+    if not facts:
+        return
+    values: dict[str, Sequence[Any]] = dict(
+        zip(FactRow._fields, zip(*facts, strict=True), strict=True)
     )
-    return result
+    values["customer_id"] = [customers.get(fact.order_id) for fact in facts]
+    await session.execute(_UPSERT_FACTS, values)
 
 
-async def attributed_customer(*, session: AsyncSession, order_id: str) -> str | None:
-    result: str | None = await session.scalar(
-        select(_attributions.c.customer_id).where(_attributions.c.order_id == order_id)
-    )
-    return result
-
-
-async def upsert_fact_if_newer(*, session: AsyncSession, fact: OrderFact) -> None:
-    """Insert, or overwrite only when `fact` carries a newer version than the stored one."""
-    values = fact.model_dump()
-    statement = insert(_facts).values(values)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[_facts.c.order_id],
-            set_={k: statement.excluded[k] for k in values if k != "order_id"},
-            where=_facts.c.version < statement.excluded.version,
-        )
-    )
-
-
-async def upsert_attribution_if_newer(
-    *, session: AsyncSession, attribution: OrderAttribution
-) -> bool:
-    """Store the attribution unless a later one of the same order is stored; True when stored."""
-    values = attribution.model_dump()
-    statement = insert(_attributions).values(values)
+async def upsert_attributions_if_newer(
+    *, session: AsyncSession, attributions: Sequence[AttributionRow]
+) -> dict[str, str]:
+    """Store each attribution unless a later one of the same order is stored; returns the
+    customers of the orders whose attribution was stored. One row per order."""
+    if not attributions:
+        return {}
+    columns = zip(*attributions, strict=True)
     stored = await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[_attributions.c.order_id],
-            set_={k: statement.excluded[k] for k in values if k != "order_id"},
-            where=_attributions.c.attributed_at <= statement.excluded.attributed_at,
-        ).returning(_attributions.c.order_id)
+        _UPSERT_ATTRIBUTIONS, dict(zip(AttributionRow._fields, columns, strict=True))
     )
-    return stored.first() is not None
+    return dict(stored.all())
 
 
-async def set_fact_customer(*, session: AsyncSession, order_id: str, customer_id: str) -> None:
-    await session.execute(
-        update(_facts).where(_facts.c.order_id == order_id).values(customer_id=customer_id)
+async def set_fact_customers(*, session: AsyncSession, customers: Mapping[str, str]) -> None:
+    """Give the stored facts of these orders their customer."""
+    if customers:
+        await session.execute(
+            _SET_FACT_CUSTOMERS,
+            {"order_id": list(customers), "customer_id": list(customers.values())},
+        )
+
+
+async def claim_events(
+    *, session: AsyncSession, consumer: str, event_ids: Iterable[str]
+) -> set[str]:
+    """Record `event_ids` as applied by `consumer`; returns those not recorded before. In the
+    transaction that applies them, so the claims and the effects commit or roll back together;
+    sorted, so that two transactions claiming the same ids wait in one order."""
+    ordered = sorted(set(event_ids))
+    if not ordered:
+        return set()
+    claimed = await session.execute(
+        _CLAIM, {"consumer": consumer, "event_ids": ordered, "now": datetime.now(UTC)}
     )
+    return set(claimed.scalars())
 
 
 async def record_merge(

@@ -5,10 +5,12 @@ import pytest
 from crm_common.contracts import EventContract
 from crm_events import topics
 from crm_events.customer import CustomerSnapshot
+from crm_events.insight import CUSTOMER_PREDICTED, CustomerPredicted
 from crm_events.order import OrderSnapshot
 from crm_events.registry import CONTRACTS, SCHEMAS_DIR, model_for
 from crm_events.shop import CanonicalOrder
 from jsonschema import Draft202012Validator
+from pydantic import ValidationError
 
 EXPECTED_TYPES = {
     "shop.order.upserted": topics.SHOP_ORDERS,
@@ -40,6 +42,37 @@ EXPECTED_TYPES = {
     "crm.customer.erased": topics.CRM_CUSTOMERS,
     "crm.customer.unmerged": topics.CRM_CUSTOMERS,
     "crm.customer.consent_changed": topics.CRM_CUSTOMERS,
+    "crm.customer.ticket_attributed": topics.CRM_CUSTOMERS,
+    **dict.fromkeys(
+        (
+            "crm.message.sent",
+            "crm.message.delivered",
+            "crm.message.opened",
+            "crm.message.clicked",
+            "crm.message.bounced",
+            "crm.message.complained",
+            "crm.message.unsubscribed",
+            "crm.message.withheld",
+            "crm.message.conversion_attributed",
+            "crm.coupon.issued",
+            "crm.coupon.redeemed",
+        ),
+        topics.CRM_MESSAGES,
+    ),
+    **dict.fromkeys(
+        (
+            "crm.ticket.created",
+            "crm.ticket.updated",
+            "crm.ticket.solved",
+            "crm.ticket.sla_warning",
+            "crm.ticket.sla_breached",
+            "crm.ticket.csat_given",
+        ),
+        topics.CRM_TICKETS,
+    ),
+    "crm.segment.entered": topics.CRM_SEGMENTS,
+    "crm.segment.exited": topics.CRM_SEGMENTS,
+    "crm.customer.predicted": topics.CRM_INSIGHTS,
 }
 
 
@@ -57,7 +90,8 @@ def test_model_for() -> None:
 def test_topics_and_dead_letter_names() -> None:
     assert topics.SHOP_ORDERS == "shop.orders.v1"
     assert topics.CRM_INSIGHTS == "crm.insights.v1"
-    assert len(set(topics.ALL_TOPICS)) == 9
+    assert topics.CRM_SEGMENTS == "crm.segments.v1"
+    assert len(set(topics.ALL_TOPICS)) == 10
     assert topics.dlq(topics.CRM_ORDERS) == "crm.orders.v1.dlq"
 
 
@@ -86,3 +120,17 @@ def test_schema_names_its_type_and_topic(contract: EventContract[Any]) -> None:
     assert schema["properties"]["type"]["const"] == contract.type
     assert schema["x-topic"] == contract.topic
     assert schema["description"]
+
+
+@pytest.mark.parametrize("value", ["0", "0.87", "1", "1.00"])
+def test_a_probability_is_a_decimal_string_from_0_to_1(value: str) -> None:
+    prediction = CustomerPredicted.model_validate(
+        {**CUSTOMER_PREDICTED.example, "probability_alive": value}
+    )
+    assert prediction.model_dump(mode="json")["probability_alive"] == value
+
+
+@pytest.mark.parametrize("value", ["1.01", "-0.1", "2", 0.5, "", ".5"])
+def test_anything_else_is_no_probability(value: object) -> None:
+    with pytest.raises(ValidationError, match="probability"):
+        CustomerPredicted.model_validate({**CUSTOMER_PREDICTED.example, "probability_alive": value})

@@ -24,6 +24,7 @@ __all__ = [
     "CUSTOMER_IDENTITY_LINKED",
     "CUSTOMER_MERGED",
     "CUSTOMER_ORDER_ATTRIBUTED",
+    "CUSTOMER_TICKET_ATTRIBUTED",
     "CUSTOMER_UNMERGED",
     "CUSTOMER_UPDATED",
     "E164_PATTERN",
@@ -39,6 +40,7 @@ __all__ = [
     "CustomerOrderAttributed",
     "CustomerSnapshot",
     "CustomerStats",
+    "CustomerTicketAttributed",
     "CustomerUnmerged",
     "CustomerUpdated",
     "Identity",
@@ -139,6 +141,15 @@ class CustomerOrderAttributed(ContractModel):
     store_id: NonEmptyStr
     order_external_id: ExternalId
     """The shop's order id, as on `shop.orders.v1`."""
+
+
+class CustomerTicketAttributed(ContractModel):
+    """A ticket's requester is this customer (customer-profile resolved the contact the ticket
+    came with, as `crm.tickets.v1` announced it); support-ticket links the ticket to them."""
+
+    customer_id: NonEmptyStr
+    ticket_id: NonEmptyStr
+    """support-ticket's id, as on `crm.tickets.v1`."""
 
 
 class CustomerMerged(ContractModel):
@@ -318,6 +329,11 @@ CUSTOMER_ORDER_ATTRIBUTED = _contract(
         "order_external_id": "1001",
     },
 )
+CUSTOMER_TICKET_ATTRIBUTED = _contract(
+    "crm.customer.ticket_attributed",
+    CustomerTicketAttributed,
+    {"customer_id": _CUSTOMER_ID, "ticket_id": "d2c4e6f8-0a1b-4c3d-9e5f-6a7b8c9d0e1f"},
+)
 CUSTOMER_MERGED = _contract(
     "crm.customer.merged",
     CustomerMerged,
@@ -369,6 +385,7 @@ CUSTOMER_CONTRACTS: tuple[EventContract[Any], ...] = (
     CUSTOMER_UPDATED,
     CUSTOMER_IDENTITY_LINKED,
     CUSTOMER_ORDER_ATTRIBUTED,
+    CUSTOMER_TICKET_ATTRIBUTED,
     CUSTOMER_MERGED,
     CUSTOMER_UNMERGED,
     CUSTOMER_ERASED,

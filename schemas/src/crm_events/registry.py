@@ -7,10 +7,14 @@ from pydantic import BaseModel
 
 from crm_events.cart import CART_CONTRACTS
 from crm_events.customer import CUSTOMER_CONTRACTS
+from crm_events.insight import INSIGHT_CONTRACTS
 from crm_events.inventory import INVENTORY_CONTRACTS
+from crm_events.message import MESSAGE_CONTRACTS
 from crm_events.order import ORDER_CONTRACTS
+from crm_events.segment import SEGMENT_CONTRACTS
 from crm_events.shop import ORDER_UPSERTED
 from crm_events.shop_activity import ACTIVITY_CONTRACTS
+from crm_events.ticket import TICKET_CONTRACTS
 
 __all__ = ["CONTRACTS", "SCHEMAS_DIR", "locate_schemas_dir", "model_for"]
 
@@ -34,6 +38,10 @@ for _contract in (
     *ACTIVITY_CONTRACTS,
     *CART_CONTRACTS,
     *INVENTORY_CONTRACTS,
+    *MESSAGE_CONTRACTS,
+    *TICKET_CONTRACTS,
+    *SEGMENT_CONTRACTS,
+    *INSIGHT_CONTRACTS,
 ):
     CONTRACTS.register(_contract)
 

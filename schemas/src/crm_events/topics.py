@@ -8,6 +8,7 @@ __all__ = [
     "CRM_INVENTORY",
     "CRM_MESSAGES",
     "CRM_ORDERS",
+    "CRM_SEGMENTS",
     "CRM_TICKETS",
     "SHOP_ACTIVITY",
     "SHOP_ORDERS",
@@ -32,6 +33,8 @@ CRM_TICKETS = "crm.tickets.v1"
 """Tickets from support-ticket; key: ticket id."""
 CRM_INSIGHTS = "crm.insights.v1"
 """Predictions from analytics; key: customer id."""
+CRM_SEGMENTS = "crm.segments.v1"
+"""Segment entries and exits from campaign; key: customer id."""
 
 ALL_TOPICS = (
     SHOP_ORDERS,
@@ -43,6 +46,7 @@ ALL_TOPICS = (
     CRM_MESSAGES,
     CRM_TICKETS,
     CRM_INSIGHTS,
+    CRM_SEGMENTS,
 )
 
 

@@ -25,9 +25,14 @@ MODE_FILE=$LOCAL/infra.mode
 
 KAFKA_PORT=9092
 KAFKA_CONTROLLER_PORT=9093
+KAFKA_SASL_PORT=9094
 KAFKA_HOME=$LOCAL/kafka
 KAFKA_LIBS=$KAFKA_HOME/libs
 KAFKA_DATA=$KAFKA_HOME/data
+KAFKA_TLS=$KAFKA_HOME/tls
+KAFKA_USERS=$KAFKA_HOME/users
+# SCRAM-SHA-512 principals of the SASL_SSL listener: a super user and one per service.
+KAFKA_SCRAM_USERS=(admin order-sync customer-profile campaign support-ticket analytics)
 KAFKA_PID=$RUN_DIR/kafka.pid
 
 PG_PORT=5432
@@ -252,20 +257,80 @@ KAFKA_JAVA=(java -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+Exi
 
 kafka_java() { "${KAFKA_JAVA[@]}" "$@"; }
 
+# Renders server.properties; prints "changed" when it differs from what the broker was started with.
 kafka_configure() {
     mkdir -p "$KAFKA_HOME/logs" "$KAFKA_DATA"
-    sed "s|@DATA_DIR@|$KAFKA_DATA|g" "$HERE/kafka/server.properties" >"$KAFKA_HOME/server.properties"
+    local rendered
+    rendered=$(sed -e "s|@DATA_DIR@|$KAFKA_DATA|g" -e "s|@TLS_DIR@|$KAFKA_TLS|g" \
+        "$HERE/kafka/server.properties")
+    if [[ ! -f $KAFKA_HOME/server.properties || $(<"$KAFKA_HOME/server.properties") != "$rendered" ]]; then
+        printf '%s\n' "$rendered" >"$KAFKA_HOME/server.properties"
+        echo changed
+    fi
 }
 
-# KRaft storage is formatted once per data directory; meta.properties marks a formatted one.
+# A throwaway CA and a broker certificate for 127.0.0.1 and localhost, made once: clients of the
+# SASL_SSL listener trust $KAFKA_TLS/ca.pem.
+kafka_tls() {
+    [[ -f $KAFKA_TLS/broker.pem ]] && return 0
+    command -v openssl >/dev/null || apt_install openssl
+    log "kafka: making a throwaway CA and the broker's TLS certificate in $KAFKA_TLS"
+    mkdir -p "$KAFKA_TLS"
+    (
+        cd "$KAFKA_TLS"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=crm-suite local CA" \
+            -keyout ca.key -out ca.pem 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+            -keyout broker.key -out broker.csr 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >broker.ext
+        openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+            -extfile broker.ext -out broker.crt 2>/dev/null
+        # Kafka's PEM key store: the PKCS#8 key, then the certificate chain.
+        openssl pkcs8 -topk8 -nocrypt -in broker.key -out broker.pk8
+        cat broker.pk8 broker.crt ca.pem >broker.pem
+        rm -f broker.csr broker.ext ca.srl broker.key broker.pk8
+        chmod 600 ca.key broker.pem
+    )
+}
+
+# The password of a SCRAM user, made on first use.
+kafka_password() {
+    local file=$KAFKA_USERS/$1
+    if [[ ! -s $file ]]; then
+        mkdir -p "$KAFKA_USERS"
+        (umask 077 && openssl rand -hex 16 >"$file")
+    fi
+    cat "$file"
+}
+
+# KRaft storage is formatted once per data directory; meta.properties marks a formatted one. The
+# SCRAM users are part of the initial metadata; scram.users marks storage that has them.
 kafka_format() {
     [[ -f $KAFKA_DATA/meta.properties ]] && return 0
-    local cluster_id
+    local cluster_id user scram=()
     cluster_id=$(kafka_java kafka.tools.StorageTool random-uuid | tail -n1)
+    for user in "${KAFKA_SCRAM_USERS[@]}"; do
+        scram+=(--add-scram "SCRAM-SHA-512=[name=$user,password=$(kafka_password "$user")]")
+    done
     log "kafka: formatting storage, cluster id $cluster_id"
-    kafka_java kafka.tools.StorageTool format --standalone -g -t "$cluster_id" \
+    kafka_java kafka.tools.StorageTool format --standalone -g -t "$cluster_id" "${scram[@]}" \
         -c "$KAFKA_HOME/server.properties" >>"$KAFKA_HOME/logs/format.log" 2>&1 ||
         die "kafka: storage format failed, see $KAFKA_HOME/logs/format.log"
+    touch "$KAFKA_DATA/scram.users"
+}
+
+# Storage formatted by an earlier release has no SCRAM users: add them through the running broker.
+kafka_scram_users() {
+    [[ -f $KAFKA_DATA/scram.users ]] && return 0
+    local user
+    for user in "${KAFKA_SCRAM_USERS[@]}"; do
+        log "kafka: adding SCRAM user $user"
+        kafka_java kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter \
+            --add-config "SCRAM-SHA-512=[password=$(kafka_password "$user")]" \
+            --entity-type users --entity-name "$user" >>"$KAFKA_HOME/logs/scram.log" 2>&1 ||
+            die "kafka: adding SCRAM user $user failed, see $KAFKA_HOME/logs/scram.log"
+    done
+    touch "$KAFKA_DATA/scram.users"
 }
 
 kafka_ready() { "$(python_bin)" "$HERE/probe.py" kafka "127.0.0.1:$KAFKA_PORT"; }
@@ -273,15 +338,21 @@ kafka_ready() { "$(python_bin)" "$HERE/probe.py" kafka "127.0.0.1:$KAFKA_PORT"; 
 kafka_marker() { echo "$KAFKA_HOME/server.properties"; }
 
 kafka_up() {
-    local pid rc=0
+    local pid rc=0 changed
+    kafka_tls
+    changed=$(kafka_configure)
+    if pid=$(find_ours "$KAFKA_PID" "$(kafka_marker)" "$KAFKA_PORT") && [[ -n $changed ]]; then
+        log "kafka: its configuration changed, restarting"
+        kafka_down
+    fi
     if pid=$(find_ours "$KAFKA_PID" "$(kafka_marker)" "$KAFKA_PORT"); then
         log "kafka: already running (pid $pid)"
     else
         require_free_port "$KAFKA_PORT" kafka
         require_free_port "$KAFKA_CONTROLLER_PORT" "kafka controller"
+        require_free_port "$KAFKA_SASL_PORT" "kafka SASL_SSL listener"
         ensure_java
         kafka_libs
-        kafka_configure
         kafka_format
         pid=$(spawn "$KAFKA_HOME/logs/stdout.log" "${KAFKA_JAVA[@]}" kafka.Kafka "$(kafka_marker)")
         echo "$pid" >"$KAFKA_PID"
@@ -292,7 +363,8 @@ kafka_up() {
         tail -n 20 "$KAFKA_HOME/logs/server.log" "$KAFKA_HOME/logs/stdout.log" >&2 2>/dev/null || true
         die "kafka: $( ((rc == 2)) && echo "process exited" || echo "not ready after 120s")"
     fi
-    log "kafka: ready on 127.0.0.1:$KAFKA_PORT ($READY_DETAIL)"
+    kafka_scram_users
+    log "kafka: ready on 127.0.0.1:$KAFKA_PORT ($READY_DETAIL), SASL_SSL on 127.0.0.1:$KAFKA_SASL_PORT"
 }
 
 kafka_down() {
@@ -546,6 +618,14 @@ KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT
 POSTGRES_URL=postgresql://crm:crm@127.0.0.1:$PG_PORT
 MONGODB_URL=mongodb://127.0.0.1:$MONGO_PORT
 EOF
+    if [[ $(<"$MODE_FILE") == local ]]; then
+        # The SASL_SSL listener: SCRAM users' passwords are the files in KAFKA_USERS_DIR.
+        cat >>"$ENV_FILE" <<EOF
+KAFKA_SASL_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_SASL_PORT
+KAFKA_SSL_CAFILE=$KAFKA_TLS/ca.pem
+KAFKA_USERS_DIR=$KAFKA_USERS
+EOF
+    fi
     cat "$ENV_FILE"
 }
 
@@ -584,9 +664,9 @@ cmd_clean() {
     else
         cmd_down
     fi
-    log "deleting data: $KAFKA_DATA $PG_HOME $FERRET_HOME"
+    log "deleting data: $KAFKA_DATA $KAFKA_USERS $PG_HOME $FERRET_HOME"
     # Only our own files: .local/run and .local also hold other tools' state (services.sh, jwt keys).
-    rm -rf "$KAFKA_DATA" "$PG_HOME" "$FERRET_HOME" "$ENV_FILE" "$MODE_FILE"
+    rm -rf "$KAFKA_DATA" "$KAFKA_USERS" "$PG_HOME" "$FERRET_HOME" "$ENV_FILE" "$MODE_FILE"
     rm -f "$KAFKA_PID" "$FERRET_PID"
     [[ $PG_SOCKET_DIR == "$PG_HOME"/* ]] || rm -rf "$PG_SOCKET_DIR"
 }

@@ -13,18 +13,22 @@ to `OUTAGE_MAX_PAUSE_SECONDS`, and tries the same events again until the outage 
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
+from faststream.security import SASLScram512
 from faststream.types import DecodedMessage
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import ValidationError
@@ -139,18 +143,54 @@ def dlq_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
+@dataclass(frozen=True, slots=True)
+class KafkaSecurity:
+    """SASL/SCRAM-SHA-512 over TLS: who a service is to the brokers, and the CA it trusts."""
+
+    username: str
+    password: str = field(repr=False)
+    cafile: str | None = None
+    """PEM certificates of the CAs to trust; None: the system's."""
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context: ssl.SSLContext = create_ssl_context(cafile=self.cafile)
+        return context
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for an aiokafka client (producer, consumer, admin)."""
+        return {
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": self.username,
+            "sasl_plain_password": self.password,
+            "ssl_context": self.ssl_context(),
+        }
+
+    def for_faststream(self) -> SASLScram512:
+        return SASLScram512(
+            username=self.username, password=self.password, ssl_context=self.ssl_context()
+        )
+
+
+def client_options(security: KafkaSecurity | None) -> dict[str, Any]:
+    """What an aiokafka client needs beyond the bootstrap servers (nothing, in plain text)."""
+    return security.client_options() if security is not None else {}
+
+
 def create_broker(
     bootstrap_servers: str,
     *,
     client_id: str,
     registry: CollectorRegistry = REGISTRY,
     drain_seconds: float = 10.0,
+    security: KafkaSecurity | None = None,
 ) -> KafkaBroker:
     """A broker whose producer is idempotent and waits for all replicas; stopping it gives each
     consumer up to `drain_seconds` to finish and commit the batch in hand."""
     return KafkaBroker(
         bootstrap_servers,
         client_id=client_id,
+        security=security.for_faststream() if security is not None else None,
         graceful_timeout=drain_seconds,
         acks="all",
         enable_idempotence=True,
@@ -168,12 +208,16 @@ def create_broker(
 
 
 async def ensure_topics(
-    bootstrap_servers: str, topics: Iterable[str], *, partitions: int = 3
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    *,
+    partitions: int = 3,
+    security: KafkaSecurity | None = None,
 ) -> None:
     """Create each topic and its dead-letter topic when missing (replication 1 suits dev only;
     production clusters are expected to provision topics themselves)."""
     names = sorted({name for topic in topics for name in (topic, dlq_topic(topic))})
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_options(security))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

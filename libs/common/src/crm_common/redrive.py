@@ -16,27 +16,41 @@ import sys
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from crm_common.kafka import KafkaSecurity, client_options
+
 logger = logging.getLogger(__name__)
 
 _GROUP = "crm.redrive"
 
 
-async def redrive(bootstrap_servers: str, dlq: str, *, dry_run: bool = False) -> int:
+async def redrive(
+    bootstrap_servers: str,
+    dlq: str,
+    *,
+    dry_run: bool = False,
+    security: KafkaSecurity | None = None,
+) -> int:
     """Republish every event parked on `dlq` since the last re-drive; returns how many."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         group_id=_GROUP,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **client_options(security),
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True
+        bootstrap_servers=bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        **client_options(security),
     )
     await consumer.start()
     await producer.start()
     moved = 0
     try:
-        partitions = [TopicPartition(dlq, p) for p in await _partitions(bootstrap_servers, dlq)]
+        partitions = [
+            TopicPartition(dlq, p) for p in await _partitions(bootstrap_servers, dlq, security)
+        ]
         consumer.assign(partitions)
         # Stop at the end as it is now: events parked while we run wait for the next re-drive.
         end = await consumer.end_offsets(partitions)
@@ -77,8 +91,10 @@ async def redrive(bootstrap_servers: str, dlq: str, *, dry_run: bool = False) ->
     return moved
 
 
-async def _partitions(bootstrap_servers: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+async def _partitions(
+    bootstrap_servers: str, topic: str, security: KafkaSecurity | None
+) -> list[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_options(security))
     await admin.start()
     try:
         [description] = await admin.describe_topics([topic])
@@ -99,7 +115,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.dlq.endswith(".dlq"):
         parser.error("the topic must be a dead-letter topic (ending in .dlq)")
-    moved = asyncio.run(redrive(args.bootstrap_servers, args.dlq, dry_run=args.dry_run))
+    # With SASL/SCRAM over TLS, as the services are configured (KAFKA_SASL_USERNAME, ...).
+    username = os.environ.get("KAFKA_SASL_USERNAME")
+    security = (
+        KafkaSecurity(
+            username=username,
+            password=os.environ.get("KAFKA_SASL_PASSWORD", ""),
+            cafile=os.environ.get("KAFKA_SSL_CAFILE"),
+        )
+        if username
+        else None
+    )
+    moved = asyncio.run(
+        redrive(args.bootstrap_servers, args.dlq, dry_run=args.dry_run, security=security)
+    )
     verb = "would re-drive" if args.dry_run else "re-drove"
     sys.stdout.write(f"{verb} {moved} event(s) from {args.dlq}\n")
     return 0

@@ -40,6 +40,7 @@ class Runtime:
             settings.kafka_bootstrap_servers,
             client_id=settings.service_name,
             drain_seconds=settings.shutdown_drain_seconds,
+            security=settings.kafka_security(),
         )
         self.consumer_lag = ConsumerLag(self.broker)
         self.metrics: Refresher | None = None
@@ -57,6 +58,7 @@ class Runtime:
             self.settings.kafka_bootstrap_servers,
             self.topics,
             partitions=self.settings.kafka_topic_partitions,
+            security=self.settings.kafka_security(),
         )
         await self.broker.start()
         self.metrics = Refresher(

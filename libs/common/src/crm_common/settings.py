@@ -2,10 +2,11 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm_common.auth import JwksKeys, KeySource, StaticKey
+from crm_common.kafka import KafkaSecurity
 
 
 class BaseServiceSettings(BaseSettings):
@@ -29,6 +30,11 @@ class BaseServiceSettings(BaseSettings):
     per replica, in bursts of up to twice as many; 0 for no limit."""
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_sasl_username: str | None = None
+    """Set (with the password) to reach the brokers with SASL/SCRAM-SHA-512 over TLS."""
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    """PEM certificates of the CAs that signed the brokers' certificates; unset: the system's."""
     kafka_topic_partitions: int = Field(default=3, ge=1)
     consumer_max_attempts: int = Field(default=3, ge=1)
     consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
@@ -60,6 +66,20 @@ class BaseServiceSettings(BaseSettings):
     """Clock skew tolerated on a token's `exp`, `nbf` and `iat`."""
 
     otel_exporter_otlp_endpoint: str | None = None
+
+    def kafka_security(self) -> KafkaSecurity | None:
+        """SASL/SCRAM over TLS when a Kafka user is configured; plain text otherwise."""
+        if self.kafka_sasl_username is None:
+            return None
+        if self.kafka_sasl_password is None:
+            raise RuntimeError(
+                f"{self.service_name}: KAFKA_SASL_USERNAME needs KAFKA_SASL_PASSWORD"
+            )
+        return KafkaSecurity(
+            username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password.get_secret_value(),
+            cafile=self.kafka_ssl_cafile,
+        )
 
     def jwt_keys(self) -> KeySource:
         """Where the keys verifying bearer tokens come from; a service refuses to start

@@ -13,17 +13,24 @@ merge, `$patch: delete`, JSON 6902), replicas and images are applied the simple 
   memory requests and limits, runs as non-root with a read-only root filesystem, no privilege
   escalation and all capabilities dropped, and mounts /tmp from an emptyDir;
 - companions: every Deployment of an app root has an HPA or a KEDA ScaledObject, a
-  PodDisruptionBudget and a NetworkPolicy (ingress only on its HTTP port; egress to DNS, Kafka,
-  its store and the OTLP collector); in prod roots a ServiceMonitor too;
+  PodDisruptionBudget and a NetworkPolicy (ingress only on its HTTP port; egress to DNS, Kafka
+  on the port of its bootstrap address, its store and the OTLP collector); in prod roots a
+  ServiceMonitor too;
 - secrets: no Secret object with data; secretGenerator literals only in overlays/dev (its
   well-known development credentials); no env `value` or ConfigMap entry that looks like a
   password, token or key (by name, a URL's user:password, a PEM block);
 - prod roots (name starting with `prod`): every image pinned by digest (all-zero placeholder
-  digests are reported, not failed: the platform team fills them in);
+  digests are reported, not failed: the platform team fills them in); every Deployment's
+  containers reach Kafka with SASL/SCRAM over TLS: for each `<PREFIX>KAFKA_BOOTSTRAP_SERVERS`,
+  `<PREFIX>KAFKA_SASL_USERNAME` is set, `<PREFIX>KAFKA_SASL_PASSWORD` comes from a secretKeyRef
+  and `<PREFIX>KAFKA_SSL_CAFILE` names a file of a read-only Secret or ConfigMap mount; every
+  KEDA Kafka trigger has `sasl: scram_sha512` and `tls: enable` and a TriggerAuthentication with
+  username, password and ca;
 - infra: a KafkaTopic for every topic of crm_events.topics and its `<topic>.dlq`; every
   KafkaUser's ACLs name existing topics, and a user that reads a topic may write its `.dlq`;
   no HPA or ScaledObject allows more replicas than its service's topics have partitions; the
-  prod bootstrap address is the Strimzi cluster's;
+  prod bootstrap address is the Strimzi cluster's SCRAM-over-TLS listener; each prod Deployment
+  signs in as its own KafkaUser;
 - references: patch targets, replicas and image overrides, ConfigMaps, ServiceAccounts, Service
   selectors exist; Secrets that no generator or ExternalSecret makes are listed as expected from
   outside; every service under services/ has a Deployment in base.
@@ -140,6 +147,7 @@ CRD_RULES: dict[tuple[str, str], list[str]] = {
         "spec.endpoints[].port|spec.endpoints[].targetPort",
         "spec.endpoints[].path",
     ],
+    ("external-secrets.io/v1", "ClusterSecretStore"): ["spec.provider"],
     ("external-secrets.io/v1", "ExternalSecret"): [
         "spec.secretStoreRef.name",
         "spec.secretStoreRef.kind",
@@ -200,6 +208,14 @@ INT_FIELDS = {
 }
 # What KEDA's Kafka scaler needs (its metadata values are strings).
 KAFKA_TRIGGER_FIELDS = ("bootstrapServers", "consumerGroup", "topic", "lagThreshold")
+# prod: how KEDA's Kafka scaler signs in (trigger metadata), what its TriggerAuthentication gives.
+KAFKA_TRIGGER_SECURITY = {"sasl": "scram_sha512", "tls": "enable"}
+KAFKA_TRIGGER_PARAMETERS = ("username", "password", "ca")
+# A service's Kafka settings, after its env prefix (crm_common.settings).
+BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS"
+SASL_USERNAME = "KAFKA_SASL_USERNAME"
+SASL_PASSWORD = "KAFKA_SASL_PASSWORD"
+SSL_CAFILE = "KAFKA_SSL_CAFILE"
 
 
 @dataclass
@@ -613,7 +629,7 @@ def check_companions(where: str, out: Rendered, problems: Problems, *, prod: boo
         if not policies:
             problems.add(where, f"Deployment {name}: no NetworkPolicy")
         for policy in policies:
-            check_network_policy(where, dep, policy, problems)
+            check_network_policy(where, dep, policy, kafka_ports(dep, out), problems)
         if prod:
             services = [
                 s
@@ -632,7 +648,9 @@ def check_companions(where: str, out: Rendered, problems: Problems, *, prod: boo
                 problems.add(where, f"Deployment {name}: no ServiceMonitor for its Service")
 
 
-def check_network_policy(where: str, dep: Obj, policy: Obj, problems: Problems) -> None:
+def check_network_policy(
+    where: str, dep: Obj, policy: Obj, kafka: set[int], problems: Problems
+) -> None:
     what = f"NetworkPolicy {key(policy)[1]}"
     spec = policy["spec"]
     if set(spec.get("policyTypes", [])) != {"Ingress", "Egress"}:
@@ -646,7 +664,7 @@ def check_network_policy(where: str, dep: Obj, policy: Obj, problems: Problems) 
             problems.add(where, f"{what}: ingress {index} must name peers and only {sorted(http)}")
     env = [e["name"] for c in containers(dep) for e in c.get("env", [])]
     stores = {port for setting, port in STORE_PORTS.items() for e in env if e.endswith(setting)}
-    needed = {DNS_PORT, KAFKA_PORT, OTLP_PORT} | stores
+    needed = {DNS_PORT, OTLP_PORT} | kafka | stores
     allowed: set[int] = set()
     for index, rule in enumerate(spec.get("egress", [])):
         if not rule.get("to") or not rule.get("ports"):
@@ -654,6 +672,107 @@ def check_network_policy(where: str, dep: Obj, policy: Obj, problems: Problems) 
         allowed |= {p.get("port") for p in rule.get("ports", [])}
     if allowed != needed:
         problems.add(where, f"{what}: egress ports {sorted(allowed)}, expected {sorted(needed)}")
+
+
+def container_settings(container: Obj, out: Rendered) -> dict[str, Obj]:
+    """A container's environment by name, as env entries: `{"value": ...}` for what its envFrom
+    ConfigMaps give, then its own env (which wins, as in Kubernetes)."""
+    configmaps = {key(o)[1]: o for o in out.objects if o.get("kind") == "ConfigMap"}
+    settings: dict[str, Obj] = {}
+    for source in container.get("envFrom", []):
+        ref = source.get("configMapRef") or {}
+        for name, value in (configmaps.get(str(ref.get("name")), {}).get("data") or {}).items():
+            settings[source.get("prefix", "") + name] = {"name": name, "value": str(value)}
+    for env in container.get("env", []):
+        settings[env["name"]] = env
+    return settings
+
+
+def kafka_ports(dep: Obj, out: Rendered) -> set[int]:
+    """The ports of the Deployment's Kafka bootstrap addresses (KAFKA_PORT when it names none)."""
+    ports: set[int] = set()
+    for c in containers(dep):
+        for name, env in container_settings(c, out).items():
+            if name.endswith(BOOTSTRAP) and "value" in env:
+                for address in str(env["value"]).split(","):
+                    port = address.strip().rpartition(":")[2]
+                    if port.isdigit():
+                        ports.add(int(port))
+    return ports or {KAFKA_PORT}
+
+
+def mounted_file(container: Obj, volumes: dict[str, Obj], path: str) -> bool:
+    """Whether `path` is a file of a read-only mount of a Secret or ConfigMap volume."""
+    for mount in container.get("volumeMounts", []):
+        base = mount["mountPath"].rstrip("/")
+        if not mount.get("readOnly"):
+            continue
+        if mount.get("subPath"):
+            if path != base:
+                continue
+            relative = mount["subPath"]
+        elif path.startswith(base + "/"):
+            relative = path[len(base) + 1 :]
+        else:
+            continue
+        volume = volumes.get(mount["name"], {})
+        source = volume.get("secret") or volume.get("configMap")
+        if source is None:
+            continue
+        items = source.get("items")
+        if items is None or relative in {item["path"] for item in items}:
+            return True
+    return False
+
+
+def check_kafka_clients(where: str, out: Rendered, problems: Problems) -> None:
+    """prod: every Deployment reaches Kafka as a SASL/SCRAM user over TLS, trusting a CA file it
+    mounts; every KEDA Kafka trigger does too."""
+    for dep in (o for o in out.objects if o.get("kind") == "Deployment"):
+        volumes = {v["name"]: v for v in pod_spec(dep).get("volumes", [])}
+        for c in pod_spec(dep).get("containers", []):
+            what = f"Deployment {key(dep)[1]}, container {c['name']}"
+            settings = container_settings(c, out)
+            prefixes = sorted(n[: -len(BOOTSTRAP)] for n in settings if n.endswith(BOOTSTRAP))
+            if not prefixes:
+                problems.add(where, f"{what}: no {BOOTSTRAP}")
+            for prefix in prefixes:
+                user = settings.get(prefix + SASL_USERNAME, {})
+                if not user.get("value") and not user.get("valueFrom"):
+                    problems.add(where, f"{what}: {prefix}{SASL_USERNAME} is not set")
+                password = settings.get(prefix + SASL_PASSWORD, {})
+                if "secretKeyRef" not in password.get("valueFrom", {}):
+                    problems.add(
+                        where, f"{what}: {prefix}{SASL_PASSWORD} does not come from a secretKeyRef"
+                    )
+                cafile = str(settings.get(prefix + SSL_CAFILE, {}).get("value", ""))
+                if not cafile:
+                    problems.add(where, f"{what}: {prefix}{SSL_CAFILE} is not set")
+                elif not mounted_file(c, volumes, cafile):
+                    problems.add(
+                        where,
+                        f"{what}: {prefix}{SSL_CAFILE} {cafile} is not a file of a read-only "
+                        "Secret or ConfigMap mount",
+                    )
+    auths = {key(o)[1]: o for o in out.objects if o.get("kind") == "TriggerAuthentication"}
+    for scaled in (o for o in out.objects if o.get("kind") == "ScaledObject"):
+        for index, trigger in enumerate(scaled["spec"].get("triggers", [])):
+            if trigger.get("type") != "kafka":
+                continue
+            what = f"ScaledObject {key(scaled)[1]}: kafka trigger {index}"
+            metadata = trigger.get("metadata", {})
+            for setting, wanted in KAFKA_TRIGGER_SECURITY.items():
+                if metadata.get(setting) != wanted:
+                    problems.add(where, f"{what}: {setting} is not {wanted}")
+            ref = trigger.get("authenticationRef", {}).get("name")
+            auth = auths.get(ref)
+            if auth is None:
+                problems.add(where, f"{what}: no TriggerAuthentication {ref}")
+                continue
+            given = {p.get("parameter") for p in auth["spec"].get("secretTargetRef", [])}
+            missing = [p for p in KAFKA_TRIGGER_PARAMETERS if p not in given]
+            if missing:
+                problems.add(where, f"{what}: TriggerAuthentication {ref} gives no {missing}")
 
 
 def check_images_pinned(where: str, out: Rendered, problems: Problems) -> None:
@@ -685,6 +804,7 @@ def check_rendered(root: Path, out: Rendered, problems: Problems) -> list[str]:
     check_companions(where, out, problems, prod=prod)
     if prod:
         check_images_pinned(where, out, problems)
+        check_kafka_clients(where, out, problems)
     pod_labels = [pod_spec_labels(d) for d in deployments]
     for svc in (o for o in out.objects if o.get("kind") == "Service"):
         selector = svc.get("spec", {}).get("selector", {})
@@ -756,12 +876,17 @@ def check_infra(root: Path, out: Rendered, problems: Problems) -> None:
 
 
 def kafka_facts(infra: Rendered) -> tuple[str | None, dict[str, set[str]], dict[str, int]]:
-    """The plain listener's bootstrap address, each user's read topics, each topic's partitions."""
+    """The bootstrap address of the internal SCRAM-SHA-512 listener over TLS, each user's read
+    topics, each topic's partitions."""
     bootstrap = None
     for kafka in (o for o in infra.objects if o["kind"] == "Kafka"):
         namespace = kafka["metadata"].get("namespace", "default")
         for listener in kafka["spec"]["kafka"]["listeners"]:
-            if listener["type"] == "internal" and not listener["tls"]:
+            if (
+                listener["type"] == "internal"
+                and listener["tls"]
+                and listener.get("authentication", {}).get("type") == "scram-sha-512"
+            ):
                 bootstrap = f"{key(kafka)[1]}-kafka-bootstrap.{namespace}.svc:{listener['port']}"
     reads = {
         key(u)[1]: {
@@ -781,9 +906,23 @@ def kafka_facts(infra: Rendered) -> tuple[str | None, dict[str, set[str]], dict[
 
 
 def check_against_infra(root: Path, out: Rendered, infra: Rendered, problems: Problems) -> None:
-    """A prod root's scalers, bootstrap addresses and consumer groups agree with infra/."""
+    """A prod root's scalers, bootstrap addresses, Kafka users and consumer groups agree with
+    infra/."""
     where = label(root)
     bootstrap, reads, partitions = kafka_facts(infra)
+    for dep in (o for o in out.objects if o.get("kind") == "Deployment"):
+        name = key(dep)[1]
+        for c in pod_spec(dep).get("containers", []):
+            for setting, env in container_settings(c, out).items():
+                if not setting.endswith(SASL_USERNAME) or "value" not in env:
+                    continue
+                if env["value"] not in reads:
+                    problems.add(where, f"Deployment {name}: no KafkaUser {env['value']} in infra")
+                elif env["value"] != name:
+                    problems.add(
+                        where,
+                        f"Deployment {name}: signs in as KafkaUser {env['value']}, not {name}",
+                    )
     for obj in out.objects:
         kind, name = key(obj)
         if kind == "ConfigMap":

@@ -69,7 +69,12 @@ k8s-check: deps ## check the Kubernetes manifests
 .PHONY: test
 test: lint schemas-check k8s-check infra ## lint, contract checks, unit and integration tests
 	@set -a; source .local/infra.env; set +a; \
-	  $(RUN) pytest libs schemas services tests/integration
+	  $(RUN) pytest -m "not drill" libs schemas services tests/integration
+
+.PHONY: drills
+drills: infra ## fault drills: every service, Kafka, PostgreSQL and FerretDB killed in turn while orders stream
+	@set -a; source .local/infra.env; set +a; \
+	  $(RUN) pytest -m integration tests/integration/test_drills.py -s
 
 .PHONY: redrive
 redrive: deps ## send a dead-letter topic's events back to their topic: make redrive DLQ=shop.orders.v1.dlq

@@ -1,8 +1,6 @@
 """One order's journey through the whole suite, on real Kafka, PostgreSQL and MongoDB-wire."""
 
-import asyncio
 import secrets
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -11,66 +9,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from crm_common.envelope import CloudEvent, to_json_bytes
 from crm_events import topics
 
-from .conftest import TokenFactory
+from .conftest import TokenFactory, canonical_order, eventually, register_store
 
 pytestmark = pytest.mark.integration
-
-DEADLINE_SECONDS = 60
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], *, what: str) -> Any:
-    """Poll `probe` until it returns something truthy, failing after the deadline."""
-    last: Any = None
-    try:
-        async with asyncio.timeout(DEADLINE_SECONDS):
-            while not (last := await probe()):
-                await asyncio.sleep(0.25)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what}; last answer: {last!r}")
-    return last
-
-
-def canonical_order(store_id: str, external_id: str, **overrides: Any) -> dict[str, Any]:
-    order: dict[str, Any] = {
-        "store_id": store_id,
-        "external_id": external_id,
-        "placed_at": "2026-11-01T10:00:00Z",
-        "updated_at": "2026-11-01T10:05:00Z",
-        "currency": "USD",
-        "financial_status": "paid",
-        "fulfillment_status": "unfulfilled",
-        "cancelled_at": None,
-        "customer": {"external_id": "c-1", "first_name": "Ann", "last_name": "Lee"},
-        "lines": [{"sku": "MUG-1", "name": "Mug", "quantity": 2, "unit_price": "12.50"}],
-        "discount_total": "0.00",
-        "shipping_total": "5.00",
-        "tax_total": "2.00",
-        "total": "32.00",
-    }
-    order.update(overrides)
-    return order
-
-
-@pytest.fixture
-def store_id() -> str:
-    return f"it-{secrets.token_hex(4)}"
-
-
-async def register_store(
-    http: dict[str, httpx.AsyncClient], token: TokenFactory, store_id: str
-) -> None:
-    response = await http["order-sync"].post(
-        "/v1/stores",
-        json={
-            "store_id": store_id,
-            "platform": "custom",
-            "name": "Integration shop",
-            "currency": "USD",
-            "country": "US",
-        },
-        headers=token.headers("admin"),
-    )
-    assert response.status_code == 201, response.text
 
 
 async def test_an_order_flows_through_every_service(

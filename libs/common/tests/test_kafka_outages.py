@@ -187,6 +187,10 @@ async def test_what_an_unreachable_store_raises_is_an_outage(engine: AsyncEngine
         asyncpg.AdminShutdownError("terminating connection due to administrator command"),
         asyncpg.TooManyConnectionsError("sorry, too many clients already"),
         asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+        asyncpg.exceptions.InternalClientError(
+            "cannot switch to state 15; another operation (2) is in progress"
+        ),
+        asyncpg.InterfaceError("cannot perform operation: another operation is in progress"),
         KafkaConnectionError("Unable to bootstrap from 127.0.0.1:9092"),
         ConnectionRefusedError(111, "Connect call failed"),
     ],

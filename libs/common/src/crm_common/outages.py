@@ -17,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 # and operator intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect
 # now: "the database system is not yet accepting connections" while it recovers).
 _OUTAGE_SQLSTATE_PREFIXES = ("08", "53", "57P")
+_MID_OPERATION = "another operation is in progress"
 
 
 def is_outage(error: BaseException) -> bool:
@@ -30,6 +31,12 @@ def _names_outage(error: BaseException) -> bool:
         # OSError covers refused and reset connections and timeouts of every client.
         return True
     if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, asyncpg.exceptions.InternalClientError) or (
+        isinstance(error, asyncpg.InterfaceError) and _MID_OPERATION in str(error)
+    ):
+        # A connection whose server went away in the middle of a statement (a commit, say) is
+        # left mid-operation, and refuses the rollback that follows.
         return True
     if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError):
         sqlstate = getattr(error, "sqlstate", None) or ""

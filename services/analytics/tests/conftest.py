@@ -15,7 +15,12 @@ from analytics.main import MIGRATIONS, create_app
 from asgi_lifespan import LifespanManager
 from crm_common import db
 from crm_common.envelope import CloudEvent, parse_envelope, to_json_bytes
-from crm_common.testing.plugin import Poll, unique_topic
+from crm_common.testing.plugin import (
+    Poll,
+    create_database,
+    drop_database,
+    unique_topic,
+)
 from crm_events.customer import (
     CUSTOMER_MERGED,
     CUSTOMER_ORDER_ATTRIBUTED,
@@ -122,18 +127,32 @@ def unmerge_event(
     return CUSTOMER_UNMERGED.event(data, source="test", **extra)
 
 
-@pytest.fixture
-def settings(fresh_database: str, kafka_bootstrap: str, jwt_keys: tuple[str, str]) -> Settings:
-    """The service on topics of its own, so no other producer or consumer interferes."""
+def _settings(database_url: str, kafka_bootstrap: str, jwt_public_key: str) -> Settings:
     return Settings(
-        database_url=fresh_database,
+        database_url=database_url,
         kafka_bootstrap_servers=kafka_bootstrap,
-        jwt_public_key=jwt_keys[1],
+        jwt_public_key=jwt_public_key,
         consumer_group=new_id("analytics-test"),
         consumer_retry_backoff_seconds=0.05,
         orders_topic=unique_topic(f"test.{CRM_ORDERS}"),
         customers_topic=unique_topic(f"test.{CRM_CUSTOMERS}"),
     )
+
+
+@pytest.fixture
+def settings(fresh_database: str, kafka_bootstrap: str, jwt_keys: tuple[str, str]) -> Settings:
+    """The service on topics of its own, so no other producer or consumer interferes."""
+    return _settings(fresh_database, kafka_bootstrap, jwt_keys[1])
+
+
+@pytest.fixture(scope="module")
+async def module_settings(
+    postgres_url: str, kafka_bootstrap: str, jwt_keys: tuple[str, str]
+) -> AsyncIterator[Settings]:
+    """Like `settings`, shared by a module's tests (one app for them all): the fuzz tests."""
+    database = await create_database(postgres_url, "test")
+    yield _settings(database, kafka_bootstrap, jwt_keys[1])
+    await drop_database(postgres_url, database)
 
 
 @pytest.fixture

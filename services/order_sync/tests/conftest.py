@@ -17,7 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from asgi_lifespan import LifespanManager
 from crm_common.auth import issue_token
 from crm_common.envelope import CloudEvent, to_json_bytes
-from crm_common.testing.plugin import unique_topic
+from crm_common.testing.plugin import create_database, drop_database, unique_topic
 from crm_events.shop import CANONICAL_ORDER_EXAMPLE
 from fastapi import FastAPI
 from order_sync.config import Settings
@@ -76,15 +76,12 @@ async def offline_client(offline_settings: Settings) -> AsyncIterator[httpx.Asyn
         yield client
 
 
-@pytest.fixture
-async def settings(
-    fresh_database: str, kafka_bootstrap: str, jwt_keys: tuple[str, str]
-) -> AsyncIterator[Settings]:
-    """Settings on a database and topics of this test's own; the topics are deleted after."""
-    settings = Settings(
-        database_url=fresh_database,
+def _settings(database_url: str, kafka_bootstrap: str, jwt_public_key: str) -> Settings:
+    """Settings on `database_url` and topics of their own."""
+    return Settings(
+        database_url=database_url,
         kafka_bootstrap_servers=kafka_bootstrap,
-        jwt_public_key=jwt_keys[1],
+        jwt_public_key=jwt_public_key,
         shop_orders_topic=unique_topic("test.shop.orders.v1"),
         orders_topic=unique_topic("test.crm.orders.v1"),
         activity_topic=unique_topic("test.shop.activity.v1"),
@@ -97,7 +94,10 @@ async def settings(
         outbox_poll_interval_seconds=0.2,
         consumer_retry_backoff_seconds=0.01,
     )
-    yield settings
+
+
+async def _delete_topics(settings: Settings, kafka_bootstrap: str) -> None:
+    """Delete the settings' topics (and their dead-letter topics)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
     try:
@@ -114,6 +114,28 @@ async def settings(
             await admin.delete_topics(doomed)
     finally:
         await admin.close()
+
+
+@pytest.fixture
+async def settings(
+    fresh_database: str, kafka_bootstrap: str, jwt_keys: tuple[str, str]
+) -> AsyncIterator[Settings]:
+    """Settings on a database and topics of this test's own; the topics are deleted after."""
+    settings = _settings(fresh_database, kafka_bootstrap, jwt_keys[1])
+    yield settings
+    await _delete_topics(settings, kafka_bootstrap)
+
+
+@pytest.fixture(scope="module")
+async def module_settings(
+    postgres_url: str, kafka_bootstrap: str, jwt_keys: tuple[str, str]
+) -> AsyncIterator[Settings]:
+    """Like `settings`, shared by a module's tests (one app for them all): the fuzz tests."""
+    database = await create_database(postgres_url, "test")
+    settings = _settings(database, kafka_bootstrap, jwt_keys[1])
+    yield settings
+    await _delete_topics(settings, kafka_bootstrap)
+    await drop_database(postgres_url, database)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """The FastAPI app every service starts from: health, metrics, problem+json errors, tracing,
-request body limits."""
+request body limits, and an OpenAPI document that lists the answers these give every route."""
 
 import asyncio
 import logging
@@ -11,8 +11,10 @@ from typing import Annotated, Any, TypeVar
 
 import annotated_types
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pydantic import AfterValidator, SecretStr
@@ -20,7 +22,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crm_common.auth import TokenVerifier
+from crm_common.auth import Role, TokenVerifier, requires
 from crm_common.outages import is_outage
 from crm_common.problems import PROBLEM_JSON, ProblemError
 from crm_common.ratelimit import Rate, RateLimit
@@ -101,9 +103,16 @@ def create_http_app(
         },
     )
     _install_http_metrics(app)
-    app.include_router(_operations_router(readiness))
+    operations = _operations_router(readiness)
+    app.include_router(operations)
     for router in routers:
         app.include_router(router)
+    _install_openapi(
+        app,
+        operations=operations,
+        routers=routers,
+        rate_limited=bool(settings.rate_limit_per_token or settings.rate_limit_public),
+    )
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health/.*,metrics")
     return app
 
@@ -253,6 +262,151 @@ async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> 
     await response(scope, receive, send)
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem document: every error answer has this shape.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "the problem's kind; about:blank by default"},
+        "title": {"type": "string", "description": "a short summary of the kind"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string", "description": "what went wrong with this request"},
+        "instance": {"type": "string", "description": "the request's path"},
+        "errors": {
+            "type": "array",
+            "description": "each field at fault, for a request that is invalid",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {
+                    "field": {
+                        "type": "string",
+                        "description": "its path: `a.b.0` in the body, `query.x`, `header.x`",
+                    },
+                    "message": {"type": "string"},
+                    "type": {"type": ["string", "null"]},
+                },
+            },
+        },
+    },
+}
+"""The JSON Schema of `ProblemError.to_dict()`, the `Problem` component of every service's API."""
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds to wait before trying again",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}
+# The answers crm_common gives outside the routes' own code, by the kind of route they concern.
+_ANY_ROUTE = {422: {"description": "the request is invalid (each field at fault in `errors`)"}}
+_WITH_BODY = {413: {"description": "the request body is over its limit"}}
+_PARSED_BODY = {400: {"description": "the request body cannot be parsed as its content type"}}
+_RATE_LIMITED = {
+    429: {"description": "too many requests: try again later", "headers": _RETRY_AFTER}
+}
+_WITH_TOKEN = {
+    401: {"description": "the bearer token is missing or not valid"},
+    403: {"description": "the bearer token holds none of the roles this needs"},
+}
+_NEEDS_STORES = {
+    503: {"description": "a store the service needs is out of reach", "headers": _RETRY_AFTER}
+}
+_TOKEN_CHECK = requires(Role.ADMIN).__code__  # every `requires(...)` dependency runs this code
+
+
+def _install_openapi(
+    app: FastAPI, *, operations: APIRouter, routers: Sequence[APIRouter], rate_limited: bool
+) -> None:
+    """Have `app.openapi()` document, on every route, the answers crm_common gives there."""
+    documented: list[dict[str, Any]] = []
+
+    def openapi() -> dict[str, Any]:
+        schema = FastAPI.openapi(app)
+        # FastAPI keeps the document until routes change; complete each new one once.
+        if not documented or documented[0] is not schema:
+            _document_common_answers(
+                schema,
+                routes=[
+                    route
+                    for router in (operations, *routers)
+                    for route in router.routes
+                    if isinstance(route, APIRoute) and route.include_in_schema
+                ],
+                operations={getattr(route, "path", "") for route in operations.routes},
+                rate_limited=rate_limited,
+            )
+            documented[:] = [schema]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_common_answers(
+    schema: dict[str, Any],
+    *,
+    routes: Sequence[APIRoute],
+    operations: set[str],
+    rate_limited: bool,
+) -> None:
+    components = schema.setdefault("components", {})
+    components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    for route in routes:
+        ours = route.path in operations
+        takes_token = _takes_token(route.dependant)
+        answers: dict[int, dict[str, Any]] = dict(_ANY_ROUTE)
+        for applies, more in (
+            (rate_limited and not ours, _RATE_LIMITED),
+            (takes_token, _WITH_TOKEN),
+            (not ours, _NEEDS_STORES),
+        ):
+            if applies:
+                answers |= more
+        for method in route.methods or ():
+            operation = schema["paths"][route.path_format][method.lower()]
+            if "requestBody" in operation:
+                answers |= _WITH_BODY
+            if route.body_field is not None:
+                answers |= _PARSED_BODY
+            if takes_token:
+                operation["security"] = [{"bearer": []}]
+            responses = operation.setdefault("responses", {})
+            for status, answer in answers.items():
+                responses.setdefault(str(status), dict(answer))
+            for status, response in responses.items():
+                if status[:1] in ("4", "5"):
+                    _as_problem(response)
+            operation["responses"] = dict(sorted(responses.items()))
+    if any(_takes_token(route.dependant) for route in routes):
+        components.setdefault("securitySchemes", {})["bearer"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+        }
+    # FastAPI's own 422 models, replaced by Problem everywhere.
+    for name in ("HTTPValidationError", "ValidationError"):
+        components["schemas"].pop(name, None)
+
+
+def _as_problem(response: dict[str, Any]) -> None:
+    """An error answer is problem+json: a schema a route gave as JSON is kept, else Problem."""
+    content = response.setdefault("content", {})
+    given = content.pop("application/json", {}).get("schema")
+    if not given or given.get("$ref", "").endswith("/HTTPValidationError"):
+        given = _PROBLEM_REF
+    content.setdefault(PROBLEM_JSON, {"schema": given})
+
+
+def _takes_token(dependant: Dependant) -> bool:
+    return any(
+        getattr(sub.call, "__code__", None) is _TOKEN_CHECK or _takes_token(sub)
+        for sub in dependant.dependencies
+    )
+
+
 def _install_http_metrics(app: FastAPI) -> None:
     @app.middleware("http")
     async def measure(
@@ -274,7 +428,13 @@ def _operations_router(readiness: Callable[[FastAPI], Mapping[str, ReadinessChec
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/health/ready")
+    @router.get(
+        "/health/ready",
+        responses={
+            200: {"description": "every check passes: `status` ok, `checks` by name"},
+            503: {"description": "a check fails: `checks` says which, with its error"},
+        },
+    )
     async def ready(request: Request) -> JSONResponse:
         checks = readiness(request.app)
         results = await asyncio.gather(*(_run_check(check) for check in checks.values()))
@@ -288,7 +448,7 @@ def _operations_router(readiness: Callable[[FastAPI], Mapping[str, ReadinessChec
             return JSONResponse(body, status_code=503, media_type=PROBLEM_JSON)
         return JSONResponse({"status": "ok", "checks": report})
 
-    @router.get("/metrics")
+    @router.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -1,5 +1,5 @@
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import uuid4
 
 from crm_common.db import transaction
@@ -21,7 +21,38 @@ def get_runner(request: Request) -> ImportRunner:
 RunnerDep = Annotated[ImportRunner, Depends(get_runner)]
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED)
+_FILE = {"type": "string", "description": "the file: a CSV header row, or one order per line"}
+# The body is streamed by `upload.receive`, not parsed by FastAPI: described here.
+_UPLOAD: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+            "text/csv": {"schema": _FILE},
+            "application/x-ndjson": {"schema": _FILE},
+        },
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=_UPLOAD,
+    responses={
+        202: {
+            "description": "queued; follow the job at its Location",
+            "headers": {"Location": {"required": True, "schema": {"type": "string"}}},
+        },
+        415: {"description": "the body is not multipart/form-data, CSV or NDJSON"},
+    },
+)
 async def start_import(
     request: Request,
     response: Response,
@@ -61,7 +92,14 @@ async def start_import(
     return service.to_read(job, [])
 
 
-@router.post("/{import_id}:resume", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{import_id}:resume",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        404: {"description": "no such import"},
+        409: {"description": "the import has completed"},
+    },
+)
 async def resume_import(
     import_id: str, sessions: SessionsDep, runner: RunnerDep, _: Admin
 ) -> ImportRead:
@@ -74,14 +112,14 @@ async def resume_import(
         return await service.read_job(session=session, import_id=import_id)
 
 
-@router.get("/{import_id}")
+@router.get("/{import_id}", responses={404: {"description": "no such import"}})
 async def read_import(import_id: str, sessions: SessionsDep, _: Reader) -> ImportRead:
     """An import's status, progress and first row errors."""
     async with sessions() as session:
         return await service.read_job(session=session, import_id=import_id)
 
 
-@router.get("/{import_id}/errors")
+@router.get("/{import_id}/errors", responses={404: {"description": "no such import"}})
 async def read_import_errors(
     import_id: str,
     sessions: SessionsDep,

@@ -45,7 +45,7 @@ async def list_levels(
         )
 
 
-@router.get("/{sku:path}")
+@router.get("/{sku:path}", responses={404: {"description": "the SKU is not tracked in that store"}})
 async def read_level(
     sku: str, store_id: StoreQuery, sessions: SessionsDep, _: Reader
 ) -> StockLevelRead:

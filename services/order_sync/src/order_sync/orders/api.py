@@ -82,7 +82,7 @@ async def list_orders(
         )
 
 
-@router.get("/{order_id}")
+@router.get("/{order_id}", responses={404: {"description": "no such order"}})
 async def read_order(order_id: str, sessions: SessionsDep, _: Reader) -> OrderRead:
     """A stored order as order-sync last announced it."""
     async with sessions() as session:

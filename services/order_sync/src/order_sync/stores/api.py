@@ -9,7 +9,11 @@ from order_sync.stores.schemas import Platform, StoreCreate, StoreRead, SyncStat
 router = APIRouter(prefix="/v1/stores", tags=["stores"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "a store with this id is registered already"}},
+)
 async def register_store(store_in: StoreCreate, sessions: SessionsDep, _: Admin) -> StoreRead:
     """Connect a shop; 409 when its id is already registered."""
     async with transaction(sessions) as session:
@@ -17,7 +21,7 @@ async def register_store(store_in: StoreCreate, sessions: SessionsDep, _: Admin)
     return _read(store)
 
 
-@router.get("/{store_id}")
+@router.get("/{store_id}", responses={404: {"description": "no such store"}})
 async def read_store(store_id: str, sessions: SessionsDep, _: Reader) -> StoreRead:
     """A connected shop (without its webhook secret)."""
     async with sessions() as session:
@@ -25,7 +29,7 @@ async def read_store(store_id: str, sessions: SessionsDep, _: Reader) -> StoreRe
     return _read(store)
 
 
-@router.get("/{store_id}/sync-status")
+@router.get("/{store_id}/sync-status", responses={404: {"description": "no such store"}})
 async def read_sync_status(store_id: str, sessions: SessionsDep, _: Reader) -> SyncStatusRead:
     """What order-sync knows of the store's data: last order received, counts, imports,
     webhooks and errors."""

@@ -34,7 +34,27 @@ _RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
-@router.post("/shopify/{store_id}", responses=_RESPONSES)
+def _delivery(*headers: str) -> dict[str, object]:
+    """The raw delivery (read as bytes: its signature covers them) and the platform's headers."""
+    return {
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+            }
+        },
+        "parameters": [
+            {"name": name, "in": "header", "required": False, "schema": {"type": "string"}}
+            for name in headers
+        ],
+    }
+
+
+@router.post(
+    "/shopify/{store_id}",
+    responses=_RESPONSES,
+    openapi_extra=_delivery("X-Shopify-Topic", "X-Shopify-Hmac-Sha256", "X-Shopify-Webhook-Id"),
+)
 async def shopify_webhook(
     store_id: StoreId,
     request: Request,
@@ -48,7 +68,13 @@ async def shopify_webhook(
     )
 
 
-@router.post("/woocommerce/{store_id}", responses=_RESPONSES)
+@router.post(
+    "/woocommerce/{store_id}",
+    responses=_RESPONSES,
+    openapi_extra=_delivery(
+        "X-WC-Webhook-Topic", "X-WC-Webhook-Signature", "X-WC-Webhook-Delivery-ID"
+    ),
+)
 async def woocommerce_webhook(
     store_id: StoreId,
     request: Request,

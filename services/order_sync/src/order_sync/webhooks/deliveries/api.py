@@ -41,7 +41,7 @@ async def list_deliveries(
         )
 
 
-@router.get("/{delivery}")
+@router.get("/{delivery}", responses={404: {"description": "no such delivery"}})
 async def read_delivery(delivery: Int64, sessions: SessionsDep, _: Admin) -> DeliveryRead:
     """A stored delivery with its headers, its raw body (while kept) and its replays. Admin
     only: bodies hold the shop's customers' personal data."""

@@ -1,4 +1,5 @@
 from crm_common.settings import PostgresSettings
+from crm_events import topics
 from pydantic_settings import SettingsConfigDict
 
 
@@ -11,3 +12,6 @@ class Settings(PostgresSettings):
     """Consumer groups are named `<prefix>.<consumer>`; tests use their own prefix so they never
     share partitions or offsets with a running service."""
     database_url: str = "postgresql+asyncpg://crm:crm@127.0.0.1:5432/campaign"
+    # Overridable so that benchmarks (or a shadow deployment) run on topics of their own.
+    customers_topic: str = topics.CRM_CUSTOMERS
+    messages_topic: str = topics.CRM_MESSAGES

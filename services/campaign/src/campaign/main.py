@@ -16,7 +16,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    runtime = PostgresRuntime(settings, topics=worker.TOPICS, migrations_dir=MIGRATIONS)
+    runtime = PostgresRuntime(settings, topics=worker.topics(settings), migrations_dir=MIGRATIONS)
     worker.register(runtime, settings)
     app = create_http_app(
         settings,

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 from campaign.contacts import repository, service
+from campaign.contacts.batch import CustomerEvent
 from campaign.main import MIGRATIONS
 from crm_common import db
 from crm_events.customer import CustomerErased, CustomerMerged, CustomerSnapshot
@@ -92,3 +93,39 @@ async def test_erasing_a_survivor_erases_every_contact_merged_into_it_down_the_c
             assert stored is not None
             assert stored.erased is True
             assert (stored.email, stored.phone, stored.first_name) == (None, None, None)
+
+
+async def test_a_batch_ends_as_its_events_applied_one_by_one_in_order(sessions, new_customer):
+    survivor, merged = new_customer(), new_customer()
+    at = datetime.now(UTC)
+    older = CustomerSnapshot.model_validate({**merged, "version": 1})
+    newer = CustomerSnapshot.model_validate({**merged, "version": 3, "email": "new@example.com"})
+    events = [
+        CustomerEvent("b-1", CustomerSnapshot.model_validate(survivor)),
+        CustomerEvent("b-2", newer),
+        CustomerEvent("b-3", older),
+        CustomerEvent(
+            "b-4",
+            CustomerMerged(
+                merge_id="m-1",
+                survivor_id=survivor["customer_id"],
+                merged_id=merged["customer_id"],
+                merged_at=at,
+            ),
+        ),
+        CustomerEvent("b-2", newer),  # a redelivery inside the batch
+    ]
+    async with db.transaction(sessions) as session:
+        await service.apply_customer_changes(session=session, events=events)
+
+    async with sessions() as session:
+        stored = await repository.get(session=session, customer_id=merged["customer_id"])
+        followed = await service.get_contact(session=session, customer_id=merged["customer_id"])
+    assert stored is not None
+    assert (stored.version, stored.email, stored.merged_into) == (
+        3,
+        "new@example.com",
+        survivor["customer_id"],
+    )
+    assert followed is not None
+    assert followed.customer_id == survivor["customer_id"]

@@ -1,11 +1,56 @@
-from datetime import datetime
+"""Every query on the contact list. A batch of events reads and writes its contacts set-based:
+one claim of its event ids, one locking read, one multi-row upsert."""
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
+from campaign.contacts.batch import ContactRow
 from campaign.contacts.models import Contact
+
+_COLUMNS = (
+    "customer_id, email, phone, first_name, last_name, accepts_marketing, merged_into, erased, "
+    "version, updated_at"
+)
+
+# Statements with their values as arrays: one text whatever the batch's size, so asyncpg
+# prepares each once per connection.
+_CLAIM = text(
+    "INSERT INTO processed_events (consumer, event_id, processed_at) "
+    "SELECT :consumer, event_id, :at FROM unnest(CAST(:event_ids AS text[])) AS event_id "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+# The contacts named, and for `linked` every contact joined to them by merges in either
+# direction (the chains up to the survivors and the contacts merged into them), locked in id
+# order so that two batches touching the same contacts wait for each other without deadlock.
+_LOCK = text(
+    f"WITH RECURSIVE linked(customer_id) AS ("
+    f"  SELECT unnest(CAST(:linked AS text[])) "
+    f"  UNION "
+    f"  SELECT hop.customer_id FROM linked JOIN contacts AS c "
+    f"    ON c.customer_id = linked.customer_id OR c.merged_into = linked.customer_id "
+    f"  CROSS JOIN LATERAL (VALUES (c.customer_id), (c.merged_into)) AS hop(customer_id) "
+    f"  WHERE hop.customer_id IS NOT NULL"
+    f") "
+    f"SELECT {_COLUMNS} FROM contacts "
+    f"WHERE customer_id = ANY(CAST(:named AS text[])) "
+    f"   OR customer_id IN (SELECT customer_id FROM linked) "
+    f"ORDER BY customer_id FOR UPDATE"
+)
+_UPSERT = text(
+    f"INSERT INTO contacts ({_COLUMNS}) "
+    f"SELECT * FROM unnest(CAST(:customer_id AS text[]), CAST(:email AS text[]), "
+    f"  CAST(:phone AS text[]), CAST(:first_name AS text[]), CAST(:last_name AS text[]), "
+    f"  CAST(:accepts_marketing AS boolean[]), CAST(:merged_into AS text[]), "
+    f"  CAST(:erased AS boolean[]), CAST(:version AS integer[]), "
+    f"  CAST(:updated_at AS timestamptz[])) "
+    f"ON CONFLICT (customer_id) DO UPDATE SET email = excluded.email, phone = excluded.phone, "
+    f"  first_name = excluded.first_name, last_name = excluded.last_name, "
+    f"  accepts_marketing = excluded.accepts_marketing, merged_into = excluded.merged_into, "
+    f"  erased = excluded.erased, version = excluded.version, updated_at = excluded.updated_at"
+)
 
 
 async def get(*, session: AsyncSession, customer_id: str) -> Contact | None:
@@ -13,77 +58,30 @@ async def get(*, session: AsyncSession, customer_id: str) -> Contact | None:
     return await session.get(Contact, customer_id, populate_existing=True)
 
 
-async def upsert_newer(*, session: AsyncSession, contact: Contact) -> None:
-    """Insert, or overwrite only when `contact` carries a newer version than the stored one.
-
-    An erased contact is a tombstone: no later version brings its data back.
-    """
-    values = contact.model_dump()
-    changes = {k: v for k, v in values.items() if k not in {"customer_id", "merged_into", "erased"}}
-    statement = insert(Contact).values(values)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[col(Contact.customer_id)],
-            set_=changes,
-            where=(col(Contact.version) < statement.excluded.version) & ~col(Contact.erased),
-        )
+async def claim(*, session: AsyncSession, consumer: str, event_ids: Sequence[str]) -> set[str]:
+    """Record `event_ids` as applied by `consumer` in the transaction that applies them; returns
+    those not applied before."""
+    claimed = await session.execute(
+        _CLAIM, {"consumer": consumer, "event_ids": list(event_ids), "at": datetime.now(UTC)}
     )
+    return set(claimed.scalars())
 
 
-async def mark_merged(
-    *, session: AsyncSession, merged_id: str, survivor_id: str, at: datetime
-) -> None:
-    """Point `merged_id` at `survivor_id`; the contacts merged into `merged_id` keep pointing at
-    it, and so reach `survivor_id` through it."""
-    await session.execute(
-        insert(Contact)
-        .values(customer_id=merged_id, merged_into=survivor_id, updated_at=at)
-        .on_conflict_do_update(
-            index_elements=[col(Contact.customer_id)],
-            set_={"merged_into": survivor_id, "updated_at": at},
-        )
-    )
+async def lock(
+    *, session: AsyncSession, named: Iterable[str], linked: Iterable[str]
+) -> list[ContactRow]:
+    """The stored contacts of `named` and of everything merges link to `linked`, locked until
+    the transaction ends."""
+    rows = await session.execute(_LOCK, {"named": sorted(named), "linked": sorted(linked)})
+    return [ContactRow(*row) for row in rows]
 
 
-async def mark_unmerged(*, session: AsyncSession, merged_id: str, at: datetime) -> None:
-    """`merged_id` is a contact of its own again, with the contacts merged into it."""
-    await session.execute(
-        update(Contact)
-        .where(col(Contact.customer_id) == merged_id, col(Contact.merged_into).is_not(None))
-        .values(merged_into=None, updated_at=at)
-    )
-
-
-async def erase(*, session: AsyncSession, customer_id: str, at: datetime) -> None:
-    """Blank the personal data of `customer_id` and of every contact merged into it, directly
-    or through other merged contacts."""
-    blank = {
-        "email": None,
-        "phone": None,
-        "first_name": None,
-        "last_name": None,
-        "accepts_marketing": False,
-        "erased": True,
-        "updated_at": at,
+async def upsert(*, session: AsyncSession, contacts: Sequence[ContactRow]) -> None:
+    """Store `contacts` as they are (the batch decided what changes, on rows it locked)."""
+    if not contacts:
+        return
+    columns = {
+        name: [getattr(contact, name) for contact in contacts]
+        for name in ContactRow.__dataclass_fields__
     }
-    await session.execute(
-        insert(Contact)
-        .values(customer_id=customer_id, **blank)
-        .on_conflict_do_update(index_elements=[col(Contact.customer_id)], set_=blank)
-    )
-    merged = (
-        select(col(Contact.customer_id))
-        .where(col(Contact.merged_into) == customer_id)
-        .cte("merged", recursive=True)
-    )
-    # UNION, not UNION ALL: it stops at a contact already found, even on a cycle of merges.
-    merged = merged.union(
-        select(col(Contact.customer_id)).join(
-            merged, col(Contact.merged_into) == merged.c.customer_id
-        )
-    )
-    await session.execute(
-        update(Contact)
-        .where(col(Contact.customer_id).in_(select(merged.c.customer_id)))
-        .values(blank)
-    )
+    await session.execute(_UPSERT, columns)

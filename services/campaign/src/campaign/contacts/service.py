@@ -1,35 +1,36 @@
 """Keeping the contact list in step with customer-profile's announcements."""
 
-from crm_common.idempotency import first_delivery
-from crm_events.customer import CustomerErased, CustomerMerged, CustomerSnapshot, CustomerUnmerged
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign.contacts import repository
-from campaign.contacts.events import CustomerChange, contact_from
+from campaign.contacts.batch import (
+    ContactBatch,
+    CustomerEvent,
+    apply_changes,
+    first_deliveries,
+)
+from campaign.contacts.events import CustomerChange
 from campaign.contacts.models import Contact
 
 CONSUMER = "campaign.contacts"
 
 
+async def apply_customer_changes(*, session: AsyncSession, events: Sequence[CustomerEvent]) -> None:
+    """Apply crm.customers.v1 changes as applying them one by one in their order would; a
+    redelivered or out-of-date one changes nothing. The caller commits."""
+    batch = await _claim(session, ContactBatch(events=list(events)))
+    batch = await _resolve(session, batch)
+    batch = apply_changes(batch)
+    await repository.upsert(session=session, contacts=batch.changed_contacts())
+
+
 async def apply_customer_change(
     *, session: AsyncSession, event_id: str, change: CustomerChange
 ) -> None:
-    """Apply one crm.customers.v1 change; a redelivered or out-of-date one changes nothing."""
-    if not await first_delivery(session, consumer=CONSUMER, event_id=event_id):
-        return
-    match change:
-        case CustomerSnapshot():
-            await repository.upsert_newer(session=session, contact=contact_from(change))
-        case CustomerMerged():
-            await _merge(session=session, merged=change)
-        case CustomerUnmerged():
-            await repository.mark_unmerged(
-                session=session, merged_id=change.merged_id, at=change.unmerged_at
-            )
-        case CustomerErased():
-            await repository.erase(
-                session=session, customer_id=change.customer_id, at=change.erased_at
-            )
+    """Apply one crm.customers.v1 change: a batch of one."""
+    await apply_customer_changes(session=session, events=[CustomerEvent(event_id, change)])
 
 
 async def get_contact(*, session: AsyncSession, customer_id: str) -> Contact | None:
@@ -42,19 +43,18 @@ async def get_contact(*, session: AsyncSession, customer_id: str) -> Contact | N
     return contact
 
 
-async def _merge(*, session: AsyncSession, merged: CustomerMerged) -> None:
-    # Point at the survivor the merge names, not at the end of its chain: undoing this merge
-    # then only has to unlink the merged contact, and the contacts merged into it before stay
-    # with it, as they did in customer-profile.
-    survivor = await get_contact(session=session, customer_id=merged.survivor_id)
-    await repository.mark_merged(
-        session=session,
-        merged_id=merged.merged_id,
-        survivor_id=merged.survivor_id,
-        at=merged.merged_at,
+async def _claim(session: AsyncSession, batch: ContactBatch) -> ContactBatch:
+    # Claims commit with the effects: an event whose batch fails is claimed again on retry.
+    claimed = await repository.claim(
+        session=session, consumer=CONSUMER, event_ids=[e.event_id for e in batch.events]
     )
-    # The survivor's erasure travels on its own partition and may have come first.
-    if survivor is not None and survivor.erased:
-        await repository.erase(
-            session=session, customer_id=survivor.customer_id, at=merged.merged_at
-        )
+    return ContactBatch(events=first_deliveries(batch.events, claimed))
+
+
+async def _resolve(session: AsyncSession, batch: ContactBatch) -> ContactBatch:
+    if not batch.events:
+        return batch
+    rows = await repository.lock(
+        session=session, named=batch.ids_named(), linked=batch.ids_linked()
+    )
+    return ContactBatch(events=batch.events, contacts={row.customer_id: row for row in rows})

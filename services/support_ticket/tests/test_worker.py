@@ -24,10 +24,10 @@ async def recorded(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Any, 
     """An in-memory broker with the service's subscriptions; the store is replaced by a record."""
     record = Recorded()
 
-    async def apply_customer_change(*, database: Any, event_id: str, change: Any) -> None:
-        record.applied.append((event_id, change))
+    async def apply_customer_changes(*, database: Any, events: Any) -> None:
+        record.applied.extend((event.event_id, event.change) for event in events)
 
-    monkeypatch.setattr(service, "apply_customer_change", apply_customer_change)
+    monkeypatch.setattr(service, "apply_customer_changes", apply_customer_changes)
     real = create_app(Settings(jwt_public_key="unused")).state.runtime.broker
 
     @real.subscriber(dlq(CRM_CUSTOMERS))

@@ -1,4 +1,5 @@
 from crm_common.settings import MongoSettings
+from crm_events import topics
 from pydantic_settings import SettingsConfigDict
 
 
@@ -11,3 +12,6 @@ class Settings(MongoSettings):
     """Consumer groups are named `<prefix>.<consumer>`; tests use their own prefix so they never
     share partitions or offsets with a running service."""
     mongodb_database: str = "support_ticket"
+    # Overridable so that benchmarks (or a shadow deployment) run on topics of their own.
+    customers_topic: str = topics.CRM_CUSTOMERS
+    tickets_topic: str = topics.CRM_TICKETS

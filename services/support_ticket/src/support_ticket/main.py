@@ -16,7 +16,7 @@ from support_ticket.customers.api import router as customers_router
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    runtime = MongoRuntime(settings, topics=worker.TOPICS)
+    runtime = MongoRuntime(settings, topics=worker.topics(settings))
     worker.register(runtime, settings)
 
     @asynccontextmanager

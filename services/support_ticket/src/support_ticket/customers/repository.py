@@ -4,18 +4,22 @@ Each write is safe to repeat: FerretDB has no multi-document transactions, so an
 effect was stored but not yet recorded as processed is applied again after a crash.
 """
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
+from crm_events.customer import CustomerSnapshot
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
+from support_ticket.customers.events import customer_from
 from support_ticket.customers.models import COLLECTION, Customer
 
 Database = AsyncDatabase[dict[str, Any]]
 
 _PERSONAL = ("email", "phone", "first_name", "last_name")
+DUPLICATE_KEY = 11000
 
 
 def _customers(database: Database) -> AsyncCollection[dict[str, Any]]:
@@ -52,6 +56,40 @@ async def upsert_newer(*, database: Database, customer: Customer) -> None:
         # The filter missed an existing document (as new or newer, or erased), so the upsert
         # tried to insert a second one with the same _id: nothing to change.
         pass
+
+
+async def upsert_newest(*, database: Database, snapshots: Collection[CustomerSnapshot]) -> None:
+    """`upsert_newer` for many customers in one unordered bulk write (one snapshot each)."""
+    if not snapshots:
+        return
+    updates = [
+        {
+            "q": {
+                "_id": snapshot.customer_id,
+                "version": {"$lt": snapshot.version},
+                "erased": {"$ne": True},
+            },
+            "u": {
+                "$set": _fields(snapshot),
+                "$setOnInsert": {"merged_into": None, "erased": False},
+            },
+            "upsert": True,
+        }
+        for snapshot in snapshots
+    ]
+    # The `update` command itself, not `bulk_write`: FerretDB leaves `nModified` out of a reply
+    # whose writes all failed, and PyMongo's bulk result then raises KeyError.
+    reply = await database.command({"update": COLLECTION, "updates": updates, "ordered": False})
+    # A duplicate key means the filter missed an existing document (as new or newer, or erased),
+    # so the upsert tried to insert a second one: that customer needs nothing. Anything else
+    # failed for real, and the batch is tried again (every write is safe to repeat).
+    failed = [e for e in reply.get("writeErrors", ()) if e["code"] != DUPLICATE_KEY]
+    if failed or "writeConcernError" in reply:
+        raise OperationFailure(f"customer upserts failed: {failed or reply['writeConcernError']}")
+
+
+def _fields(snapshot: CustomerSnapshot) -> dict[str, Any]:
+    return customer_from(snapshot).model_dump(exclude={"customer_id", "merged_into", "erased"})
 
 
 async def mark_merged(

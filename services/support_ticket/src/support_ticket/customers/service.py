@@ -1,36 +1,36 @@
 """Keeping the support desk's customers in step with customer-profile's announcements."""
 
-from crm_events.customer import CustomerErased, CustomerMerged, CustomerSnapshot, CustomerUnmerged
+from collections.abc import Sequence
+
+from crm_events.customer import CustomerErased, CustomerMerged, CustomerUnmerged
 
 from support_ticket import idempotency
 from support_ticket.customers import repository
-from support_ticket.customers.events import CustomerChange, customer_from
+from support_ticket.customers.batch import CustomerBatch, CustomerEvent, Snapshots, plan
+from support_ticket.customers.events import CustomerChange
 from support_ticket.customers.models import Customer
 from support_ticket.customers.repository import Database
 
 CONSUMER = "support_ticket.customers"
 
 
+async def apply_customer_changes(*, database: Database, events: Sequence[CustomerEvent]) -> None:
+    """Apply crm.customers.v1 changes as applying them one by one in their order would; a
+    redelivered or out-of-date one changes nothing. Every write is safe to repeat: the events
+    are recorded as applied only after their effects."""
+    batch = await _resolve(database, CustomerBatch(events=list(events)))
+    batch = plan(batch)
+    await _write(database, batch)
+    await idempotency.record_all_applied(
+        database, consumer=CONSUMER, event_ids=batch.new_event_ids()
+    )
+
+
 async def apply_customer_change(
     *, database: Database, event_id: str, change: CustomerChange
 ) -> None:
-    """Apply one crm.customers.v1 change; a redelivered or out-of-date one changes nothing."""
-    if await idempotency.already_applied(database, consumer=CONSUMER, event_id=event_id):
-        return
-    match change:
-        case CustomerSnapshot():
-            await repository.upsert_newer(database=database, customer=customer_from(change))
-        case CustomerMerged():
-            await _merge(database=database, merged=change)
-        case CustomerUnmerged():
-            await repository.mark_unmerged(
-                database=database, merged_id=change.merged_id, at=change.unmerged_at
-            )
-        case CustomerErased():
-            await repository.erase(
-                database=database, customer_id=change.customer_id, at=change.erased_at
-            )
-    await idempotency.record_applied(database, consumer=CONSUMER, event_id=event_id)
+    """Apply one crm.customers.v1 change: a batch of one."""
+    await apply_customer_changes(database=database, events=[CustomerEvent(event_id, change)])
 
 
 async def get_customer(*, database: Database, customer_id: str) -> Customer | None:
@@ -41,6 +41,30 @@ async def get_customer(*, database: Database, customer_id: str) -> Customer | No
         seen.add(customer.merged_into)
         customer = await repository.get(database=database, customer_id=customer.merged_into)
     return customer
+
+
+async def _resolve(database: Database, batch: CustomerBatch) -> CustomerBatch:
+    applied = await idempotency.applied_among(
+        database, consumer=CONSUMER, event_ids=[e.event_id for e in batch.events]
+    )
+    return CustomerBatch(events=batch.events, applied_before=applied)
+
+
+async def _write(database: Database, batch: CustomerBatch) -> None:
+    for step in batch.steps:
+        match step:
+            case Snapshots():
+                await repository.upsert_newest(database=database, snapshots=step.newest.values())
+            case CustomerEvent(change=CustomerMerged() as merged):
+                await _merge(database=database, merged=merged)
+            case CustomerEvent(change=CustomerUnmerged() as unmerged):
+                await repository.mark_unmerged(
+                    database=database, merged_id=unmerged.merged_id, at=unmerged.unmerged_at
+                )
+            case CustomerEvent(change=CustomerErased() as erased):
+                await repository.erase(
+                    database=database, customer_id=erased.customer_id, at=erased.erased_at
+                )
 
 
 async def _merge(*, database: Database, merged: CustomerMerged) -> None:

@@ -264,3 +264,42 @@ async def test_a_store_out_of_reach_is_503_to_try_again_and_a_bug_is_500(
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.json()["status"] == status
     assert response.headers.get("retry-after") == retry_after
+
+
+def test_the_document_gives_routes_of_nested_routers_the_common_answers(
+    jwt_keys: tuple[str, str],
+) -> None:
+    """FastAPI keeps an included router as one node: its routes, those of routers included into
+    it and those included after the app is made are documented like the others."""
+    inner = APIRouter(prefix="/inner")
+
+    @inner.get("/{name}", responses={404: {"description": "no such widget"}})
+    async def read(name: str) -> Widget:
+        raise NotFound(f"widget {name}")
+
+    @inner.post("/widgets")
+    async def create(widget: Widget) -> Widget:
+        return widget
+
+    outer = APIRouter(prefix="/v1")
+    # The token check comes with the include, not with the routes.
+    outer.include_router(inner, dependencies=[Depends(requires(Role.ADMIN))])
+    later = APIRouter()
+
+    @later.get("/later")
+    async def later_route() -> dict[str, str]:
+        return {}
+
+    settings = BaseServiceSettings(service_name="test", jwt_public_key=jwt_keys[1])
+    app = create_http_app(
+        settings, title="test", lifespan=_no_resources, routers=[outer], readiness=lambda _: {}
+    )
+    app.include_router(later)
+
+    paths = app.openapi()["paths"]
+    reading = paths["/v1/inner/{name}"]["get"]
+    assert {"401", "403", "404", "422", "503"} <= set(reading["responses"])
+    assert list(reading["responses"]["404"]["content"]) == [PROBLEM_JSON]
+    assert reading["security"] == [{"bearer": []}]
+    assert {"400", "401", "413", "503"} <= set(paths["/v1/inner/widgets"]["post"]["responses"])
+    assert "503" in paths["/later"]["get"]["responses"]

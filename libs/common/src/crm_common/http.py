@@ -110,7 +110,6 @@ def create_http_app(
     _install_openapi(
         app,
         operations=operations,
-        routers=routers,
         rate_limited=bool(settings.rate_limit_per_token or settings.rate_limit_public),
     )
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health/.*,metrics")
@@ -318,9 +317,7 @@ _NEEDS_STORES = {
 _TOKEN_CHECK = requires(Role.ADMIN).__code__  # every `requires(...)` dependency runs this code
 
 
-def _install_openapi(
-    app: FastAPI, *, operations: APIRouter, routers: Sequence[APIRouter], rate_limited: bool
-) -> None:
+def _install_openapi(app: FastAPI, *, operations: APIRouter, rate_limited: bool) -> None:
     """Have `app.openapi()` document, on every route, the answers crm_common gives there."""
     documented: list[dict[str, Any]] = []
 
@@ -330,13 +327,8 @@ def _install_openapi(
         if not documented or documented[0] is not schema:
             _document_common_answers(
                 schema,
-                routes=[
-                    route
-                    for router in (operations, *routers)
-                    for route in router.routes
-                    if isinstance(route, APIRoute) and route.include_in_schema
-                ],
-                operations={getattr(route, "path", "") for route in operations.routes},
+                routes=_api_routes(app),
+                operations=[route for route in operations.routes if isinstance(route, APIRoute)],
                 rate_limited=rate_limited,
             )
             documented[:] = [schema]
@@ -345,17 +337,28 @@ def _install_openapi(
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _api_routes(app: FastAPI) -> list[RouteContext]:
+    """Every documented API route of `app` as it is served: FastAPI keeps an included router
+    as one node, whose routes (and those of routers included into it) take the prefixes and
+    dependencies of every include on the way; routes included after `create_http_app` too."""
+    return [
+        route
+        for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute) and route.include_in_schema
+    ]
+
+
 def _document_common_answers(
     schema: dict[str, Any],
     *,
-    routes: Sequence[APIRoute],
-    operations: set[str],
+    routes: Sequence[RouteContext],
+    operations: Sequence[APIRoute],
     rate_limited: bool,
 ) -> None:
     components = schema.setdefault("components", {})
     components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     for route in routes:
-        ours = route.path in operations
+        ours = any(route.original_route is operation for operation in operations)
         takes_token = _takes_token(route.dependant)
         answers: dict[int, dict[str, Any]] = dict(_ANY_ROUTE)
         for applies, more in (

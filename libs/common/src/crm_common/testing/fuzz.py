@@ -39,6 +39,11 @@ CHECKS = (
 SEED = 20_260_101
 _BASE_URL = "http://testserver"
 
+TEXT_BODIES = ("application/x-ndjson",)
+"""Media types of request bodies that are text but not `text/*` (which schemathesis sends as
+text already): sent like text/plain, a string drawn from the document's schema."""
+schemathesis.serializer.alias(list(TEXT_BODIES), "text/plain")
+
 
 @schemathesis.check
 def problem_json(ctx: CheckContext, response: Response, case: Case[Any]) -> bool | None:  # noqa: ARG001

@@ -1,7 +1,9 @@
-"""Factories for order snapshots and their events, and a migrated database per test."""
+"""Factories for order snapshots and their events, a migrated database per test, and settings
+for a module's app."""
 
 import base64
 import json
+import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -10,10 +12,12 @@ from uuid import uuid4
 import pytest
 from crm_common import db
 from crm_common.envelope import CloudEvent
+from crm_common.testing.plugin import create_database, drop_database, unique_topic
 from crm_events.order import OrderSnapshot
 from crm_events.registry import CONTRACTS
 from crm_events.shop import CanonicalOrder
 from customer_profile import pii
+from customer_profile.config import Settings
 from customer_profile.main import MIGRATIONS
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -129,3 +133,32 @@ async def sessions(fresh_database: str) -> AsyncIterator[async_sessionmaker[Asyn
     await db.migrate(engine, MIGRATIONS)
     yield db.session_factory(engine)
     await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+async def module_settings(
+    postgres_url: str, kafka_bootstrap: str, jwt_keys: tuple[str, str]
+) -> AsyncIterator[Settings]:
+    """Settings on a database, topics and a consumer group of their own, shared by a module's
+    tests (one app for them all): the fuzz tests. The test keys are given, not read from the
+    environment, which `pii_test_env` sets per test only."""
+    database = await create_database(postgres_url, "test")
+    yield Settings(
+        database_url=database,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        jwt_public_key=jwt_keys[1],
+        pii_keys={k: _b64(v) for k, v in TEST_PII_KEYS.items()},  # type: ignore[arg-type]
+        pii_active_key="test2",
+        pii_lookup_key=_b64(TEST_PII_LOOKUP_KEY),  # type: ignore[arg-type]
+        orders_topic=unique_topic("test.crm.orders"),
+        customers_topic=unique_topic("test.crm.customers"),
+        activity_topic=unique_topic("test.shop.activity"),
+        messages_topic=unique_topic("test.crm.messages"),
+        tickets_topic=unique_topic("test.crm.tickets"),
+        consumer_group=f"test-customer-profile-{secrets.token_hex(4)}",
+        kafka_topic_partitions=2,
+        outbox_poll_interval_seconds=0.1,
+        consumer_retry_backoff_seconds=0.05,
+        scoring_nightly=False,
+    )
+    await drop_database(postgres_url, database)

@@ -90,6 +90,10 @@ def test_csv_rows_are_numbered_from_the_first_record_and_blank_lines_skipped() -
         ("email,marketing_consent_at", "a@example.com,2026-01-01T00:00:00", "", "timezone"),
         ("email,marketing_consent_at", "a@example.com,2999-01-01T00:00:00Z", "", "future"),
         ("email,country", "a@example.com,USA", "country", "pattern"),
+        # What PostgreSQL cannot hold is the row's error, not a failed import.
+        ("email,store_id,external_id", "a@example.com,de\x00mo,c-1", "store_id", "NUL"),
+        ("email,first_name", "a@example.com,A\x00nn", "first_name", "NUL"),
+        ("email,marketing_consent_at", "a@example.com,0001-01-01T00:00:00+14:00", "", "range"),
         ("first_name", "Ann", "identity", "at least one of email, phone"),
     ],
 )
@@ -188,6 +192,27 @@ def test_ndjson_records_that_break_rules() -> None:
     ]
     assert rows[4].contact is not None
     assert rows[4].contact.tags == ("vip", "gold")
+
+
+def test_ndjson_values_postgresql_cannot_hold_are_errors_of_their_row() -> None:
+    consent = {"channel": "email", "purpose": "marketing", "status": "granted"}
+    rows = ndjson_rows(
+        {"email": "a@example.com", "identities": [{"kind": "phone", "value": "+1415\x00"}]},
+        {
+            "email": "b@example.com",
+            "consents": [{**consent, "changed_at": "0001-01-01T00:00+01:00"}],
+        },
+        {
+            "email": "c@example.com",
+            "consents": [{**consent, "changed_at": "9999-12-31T23:59-01:00"}],
+        },
+    )
+
+    assert [(e.row, e.field) for e in errors(rows)] == [
+        (1, "identities"),
+        (2, "consents"),
+        (3, "consents"),
+    ]
 
 
 def test_an_export_line_states_its_consents_not_its_flag() -> None:

@@ -13,6 +13,7 @@ from customer_profile.attributes.schemas import AttributesRead, CustomerPatch
 from customer_profile.deps import SessionsDep
 from customer_profile.privacy import audit
 from customer_profile.privacy.deps import CustomersTopic
+from customer_profile.privacy.exceptions import ERASED
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -42,6 +43,15 @@ async def merge_patch_body(request: Request) -> None:
                 MERGE_PATCH_JSON: {"schema": {"$ref": "#/components/schemas/CustomerPatch"}}
             }
         }
+    },
+    responses={
+        404: {"description": "no customer by that id"},
+        409: {"description": "the customer was merged into another: change the survivor"},
+        **ERASED,
+        415: {
+            "description": f"the body is not {MERGE_PATCH_JSON}",
+            "headers": {"Accept-Patch": {"required": True, "schema": {"type": "string"}}},
+        },
     },
 )
 async def patch_customer(

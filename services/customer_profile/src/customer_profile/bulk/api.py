@@ -44,7 +44,16 @@ _IMPORT_BODY = {
 }
 
 
-@router.post(IMPORT_PATH.removeprefix("/v1"), openapi_extra=_IMPORT_BODY)
+@router.post(
+    IMPORT_PATH.removeprefix("/v1"),
+    openapi_extra=_IMPORT_BODY,
+    responses={
+        415: {
+            "description": f"the body is neither text/csv nor {NDJSON}",
+            "headers": {"Accept-Post": {"required": True, "schema": {"type": "string"}}},
+        }
+    },
+)
 async def import_customers(
     request: Request,
     sessions: SessionsDep,

@@ -26,8 +26,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import IO, Annotated, Any, Self
 
+from crm_common.http import WithoutNul
 from crm_events.customer import ConsentChannel, ConsentPurpose, ConsentStatus, IdentityKind
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -40,6 +42,7 @@ from pydantic import (
 
 from customer_profile.attributes.rules import TAGS_MAX, TRAITS_MAX_BYTES, traits_size
 from customer_profile.attributes.schemas import Tag
+from customer_profile.consents.schemas import in_utc
 from customer_profile.contacts.schemas import Contact, StatedConsent
 from customer_profile.customers.identities import normalise_email, normalise_phone
 
@@ -128,7 +131,7 @@ def _json_object(value: Any) -> Any:
 
 
 Text = Annotated[
-    Annotated[str, Field(max_length=_TEXT_MAX)] | None, BeforeValidator(_blank_to_none)
+    Annotated[str, Field(max_length=_TEXT_MAX), WithoutNul] | None, BeforeValidator(_blank_to_none)
 ]
 
 
@@ -138,7 +141,9 @@ class ExtraIdentity(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     kind: IdentityKind
-    value: Annotated[str, BeforeValidator(_reference), Field(min_length=1, max_length=_TEXT_MAX)]
+    value: Annotated[
+        str, BeforeValidator(_reference), Field(min_length=1, max_length=_TEXT_MAX), WithoutNul
+    ]
     store_id: Text = None
 
 
@@ -150,7 +155,7 @@ class ListedConsent(BaseModel):
     channel: ConsentChannel
     purpose: ConsentPurpose
     status: ConsentStatus
-    changed_at: AwareDatetime | None = None
+    changed_at: Annotated[AwareDatetime, AfterValidator(in_utc)] | None = None
 
 
 class ImportRow(BaseModel):
@@ -200,7 +205,7 @@ class ImportRow(BaseModel):
     def _not_in_the_future(cls, value: datetime | None) -> datetime | None:
         if value is not None and value > datetime.now(UTC):
             raise ValueError("a decision cannot have been taken in the future")
-        return value.astimezone(UTC) if value is not None else None
+        return in_utc(value) if value is not None else None
 
     @field_validator("traits")
     @classmethod

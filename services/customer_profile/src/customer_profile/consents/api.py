@@ -20,6 +20,7 @@ from customer_profile.customers import repository as customers
 from customer_profile.deps import SessionsDep
 from customer_profile.privacy import audit
 from customer_profile.privacy.deps import CustomersTopic, personal_data_read
+from customer_profile.privacy.exceptions import ERASED
 
 router = APIRouter(prefix="/v1/customers", tags=["consents"])
 
@@ -27,7 +28,9 @@ ConsentsReader = Annotated[Principal, Depends(personal_data_read(audit.CONSENTS_
 Marketer = Annotated[Principal, Depends(requires(Role.MARKETER))]
 
 
-@router.get("/{customer_id}/consents")
+@router.get(
+    "/{customer_id}/consents", responses={404: {"description": "no customer by that id"}, **ERASED}
+)
 async def read_consents(
     customer_id: str, sessions: SessionsDep, _: ConsentsReader
 ) -> CustomerConsents:
@@ -43,7 +46,17 @@ async def read_consents(
     )
 
 
-@router.put("/{customer_id}/consents/{channel}/{purpose}")
+@router.put(
+    "/{customer_id}/consents/{channel}/{purpose}",
+    responses={
+        404: {"description": "no customer by that id"},
+        409: {
+            "description": "a newer decision is in force, or the customer was merged into "
+            "another (record it on the survivor): nothing is recorded"
+        },
+        **ERASED,
+    },
+)
 async def change_consent(
     customer_id: str,
     channel: ConsentChannel,

@@ -6,6 +6,16 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from customer_profile.consents.models import ConsentLogEntry, CustomerConsent
 
+
+def in_utc(value: datetime) -> datetime:
+    """`value` in UTC; ValueError (a 422) when that is outside the years 1 to 9999, which a
+    datetime cannot hold (`0001-01-01T00:00:00+14:00`)."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError("out of range once in UTC (years 1 to 9999)") from error
+
+
 ProofKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 ProofValue = Annotated[str, StringConstraints(max_length=1000)]
 
@@ -35,7 +45,7 @@ class ConsentChange(BaseModel):
     def _not_in_the_future(cls, changed_at: datetime | None) -> datetime | None:
         if changed_at is not None and changed_at > datetime.now(UTC):
             raise ValueError("a decision cannot have been taken in the future")
-        return changed_at.astimezone(UTC) if changed_at is not None else None
+        return in_utc(changed_at) if changed_at is not None else None
 
 
 class ConsentRead(BaseModel):

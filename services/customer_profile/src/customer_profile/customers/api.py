@@ -9,10 +9,16 @@ from fastapi.responses import JSONResponse
 from customer_profile.addresses import service as addresses
 from customer_profile.attributes import service as attributes
 from customer_profile.customers import service
-from customer_profile.customers.schemas import CustomerList, CustomerRead, MergedCustomer
+from customer_profile.customers.schemas import (
+    MERGED_REDIRECT,
+    CustomerList,
+    CustomerRead,
+    MergedCustomer,
+)
 from customer_profile.deps import Reader, SessionsDep
 from customer_profile.privacy import audit
 from customer_profile.privacy.deps import personal_data_read
+from customer_profile.privacy.exceptions import ERASED
 from customer_profile.scoring import service as scoring
 from customer_profile.scoring.deps import ScoringRulesDep
 
@@ -74,7 +80,7 @@ async def find_customers(
 @router.get(
     "/{customer_id}",
     response_model=CustomerRead,
-    responses={308: {"model": MergedCustomer, "description": "merged: see its survivor"}},
+    responses={**MERGED_REDIRECT, 404: {"description": "no customer by that id"}, **ERASED},
 )
 async def read_customer(
     customer_id: str, sessions: SessionsDep, _: ProfileReader, rules: ScoringRulesDep

@@ -111,3 +111,20 @@ class MergedCustomer(BaseModel):
     merged_into: str
     """The survivor now holding the customer's identities and orders (the end of the chain when
     the survivor was itself merged later)."""
+
+
+MERGED_REDIRECT: dict[int | str, dict[str, Any]] = {
+    308: {
+        "model": MergedCustomer,
+        "description": "merged: the same resource of its survivor, at `Location`",
+        "headers": {
+            "Location": {"required": True, "schema": {"type": "string"}},
+            "Cache-Control": {
+                "description": "no-store: an undo of the merge ends the redirect",
+                "required": True,
+                "schema": {"type": "string"},
+            },
+        },
+    }
+}
+"""The `responses=` entry of a route redirecting from a merged customer to its survivor."""

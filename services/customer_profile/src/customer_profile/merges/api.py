@@ -15,13 +15,25 @@ from customer_profile.merges.schemas import (
     SuggestionRead,
     UndoCreate,
 )
+from customer_profile.privacy.exceptions import ERASED
 
 router = APIRouter(tags=["merges"])
 
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 
-@router.post("/v1/customers/{customer_id}:merge", status_code=201)
+@router.post(
+    "/v1/customers/{customer_id}:merge",
+    status_code=201,
+    responses={
+        201: {
+            "headers": {"Location": {"required": True, "schema": {"type": "string"}}},
+        },
+        404: {"description": "either customer does not exist (`errors` names which)"},
+        409: {"description": "either customer is already merged into another"},
+        **ERASED,
+    },
+)
 async def merge_customers(
     customer_id: str,
     body: MergeCreate,
@@ -47,7 +59,17 @@ async def merge_customers(
     return MergeRead.of(outcome.entry)
 
 
-@router.post("/v1/merges/{merge_id}:undo")
+@router.post(
+    "/v1/merges/{merge_id}:undo",
+    responses={
+        404: {"description": "no merge by that id"},
+        409: {
+            "description": "undone already, later merges of either customer are in effect "
+            "(`errors[0].blocking_merge_ids`), or a customer of the merge is gone"
+        },
+        **ERASED,
+    },
+)
 async def undo_merge(
     merge_id: str,
     sessions: SessionsDep,
@@ -89,7 +111,7 @@ async def list_merges(
     return MergeLogPage(items=items, next_cursor=cursors.encode([last]) if last else None)
 
 
-@router.get("/v1/merges/{merge_id}")
+@router.get("/v1/merges/{merge_id}", responses={404: {"description": "no merge by that id"}})
 async def read_merge(merge_id: str, sessions: SessionsDep, _: Reader) -> MergeRead:
     """One merge's log entry, with the id of its undo if it was undone."""
     async with sessions() as session:
@@ -130,7 +152,13 @@ async def list_suggestions(
     return SuggestionPage(items=items, next_cursor=next_cursor)
 
 
-@router.post("/v1/merge-suggestions/{suggestion_id}:dismiss")
+@router.post(
+    "/v1/merge-suggestions/{suggestion_id}:dismiss",
+    responses={
+        404: {"description": "no suggestion by that id"},
+        409: {"description": "the suggestion is no longer open"},
+    },
+)
 async def dismiss_suggestion(
     suggestion_id: str, sessions: SessionsDep, principal: Admin
 ) -> SuggestionRead:

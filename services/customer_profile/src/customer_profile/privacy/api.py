@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from customer_profile.deps import SessionsDep
 from customer_profile.privacy import access, audit, erasure
 from customer_profile.privacy.deps import CustomersTopic, personal_data_read
+from customer_profile.privacy.exceptions import ERASED
 from customer_profile.privacy.schemas import CustomerExport, ErasureRead
 
 # Paths of the form `/v1/customers/{id}:export` would also match `/v1/customers/{id}`: main.py
@@ -19,7 +20,14 @@ Exporter = Annotated[Principal, Depends(personal_data_read(audit.EXPORT, Role.AD
 Admin = Annotated[Principal, Depends(requires(Role.ADMIN))]
 
 
-@router.get("/{customer_id}:export")
+@router.get(
+    "/{customer_id}:export",
+    responses={
+        404: {"description": "no customer by that id"},
+        409: {"description": "the customer was merged into another: export the survivor"},
+        **ERASED,
+    },
+)
 async def export_customer(customer_id: str, sessions: SessionsDep, _: Exporter) -> CustomerExport:
     """Everything held about the customer (admin; audited)."""
     async with sessions() as session:
@@ -31,7 +39,13 @@ async def export_customer(customer_id: str, sessions: SessionsDep, _: Exporter) 
     return found
 
 
-@router.post("/{customer_id}:erase")
+@router.post(
+    "/{customer_id}:erase",
+    responses={
+        404: {"description": "no customer by that id"},
+        409: {"description": "the customer was merged into another: erase the survivor"},
+    },
+)
 async def erase_customer(
     customer_id: str, sessions: SessionsDep, topic: CustomersTopic, principal: Admin
 ) -> ErasureRead:

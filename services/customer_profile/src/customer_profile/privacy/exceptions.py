@@ -1,7 +1,13 @@
 from datetime import datetime
+from typing import Any
 
 from crm_common.envelope import format_rfc3339
 from crm_common.problems import ProblemError
+
+ERASED: dict[int | str, dict[str, Any]] = {
+    410: {"description": "the customer was erased: nothing personal is left to show or change"}
+}
+"""The `responses=` entry of a route answering `CustomerGone`."""
 
 
 class CustomerGone(ProblemError):

@@ -7,9 +7,10 @@ from fastapi.responses import JSONResponse
 
 from customer_profile.customers import repository as customers
 from customer_profile.customers import service as customer_service
-from customer_profile.customers.schemas import MergedCustomer
+from customer_profile.customers.schemas import MERGED_REDIRECT, MergedCustomer
 from customer_profile.deps import SessionsDep
 from customer_profile.privacy.deps import personal_data_read
+from customer_profile.privacy.exceptions import ERASED
 from customer_profile.timeline import service
 from customer_profile.timeline.schemas import TimelineEntryRead, TimelinePage
 
@@ -23,7 +24,7 @@ TimelineReader = Annotated[Principal, Depends(personal_data_read(TIMELINE_READ, 
 @router.get(
     "/{customer_id}/timeline",
     response_model=TimelinePage,
-    responses={308: {"model": MergedCustomer, "description": "merged: see its survivor"}},
+    responses={**MERGED_REDIRECT, 404: {"description": "no customer by that id"}, **ERASED},
 )
 async def read_timeline(
     customer_id: str,

@@ -12,7 +12,7 @@ from campaign.config import Settings
 from campaign.main import create_app
 from crm_common.contracts import EventContract
 from crm_common.envelope import CloudEvent, to_json_bytes
-from crm_common.testing.plugin import Poll
+from crm_common.testing.plugin import Poll, create_database, drop_database, unique_topic
 from crm_events.customer import CUSTOMER_CREATED, CustomerSnapshot
 from crm_events.topics import CRM_CUSTOMERS
 
@@ -73,6 +73,25 @@ def settings(fresh_database: str, kafka_bootstrap: str, jwt_keys: tuple[str, str
         consumer_group_prefix="campaign-tests",
         metrics_refresh_seconds=0.5,
     )
+
+
+@pytest.fixture(scope="module")
+async def module_settings(
+    postgres_url: str, kafka_bootstrap: str, jwt_keys: tuple[str, str]
+) -> AsyncIterator[Settings]:
+    """Like `settings`, on topics of their own, shared by a module's tests (one app for them
+    all): the fuzz tests."""
+    database = await create_database(postgres_url, "test")
+    yield Settings(
+        database_url=database,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        jwt_public_key=jwt_keys[1],
+        customers_topic=unique_topic("test.crm.customers"),
+        messages_topic=unique_topic("test.crm.messages"),
+        consumer_group_prefix=unique_topic("campaign-tests"),
+        consumer_retry_backoff_seconds=0.05,
+    )
+    await drop_database(postgres_url, database)
 
 
 @pytest.fixture

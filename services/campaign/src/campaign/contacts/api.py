@@ -8,7 +8,10 @@ from campaign.deps import Reader, SessionsDep
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 
 
-@router.get("/{customer_id}")
+@router.get(
+    "/{customer_id}",
+    responses={404: {"description": "no contact by that id (nor by the id it was merged into)"}},
+)
 async def read_contact(customer_id: str, _: Reader, sessions: SessionsDep) -> ContactRead:
     """A customer's contact data as campaigns see it (merges followed)."""
     async with sessions() as session:

@@ -10,7 +10,7 @@ from asgi_lifespan import LifespanManager
 from crm_common.contracts import EventContract
 from crm_common.envelope import CloudEvent, to_json_bytes
 from crm_common.mongo import create_client
-from crm_common.testing.plugin import Poll
+from crm_common.testing.plugin import Poll, unique_topic
 from crm_events.customer import CUSTOMER_CREATED
 from crm_events.topics import CRM_CUSTOMERS
 from pymongo.asynchronous.database import AsyncDatabase
@@ -60,6 +60,30 @@ async def database(mongodb_url: str) -> AsyncIterator[AsyncDatabase[dict[str, An
     yield client[name]
     await client.drop_database(name)
     await client.close()
+
+
+@pytest.fixture(scope="module")
+async def module_settings(
+    mongodb_url: str, kafka_bootstrap: str, jwt_keys: tuple[str, str]
+) -> AsyncIterator[Settings]:
+    """Like `settings`, on a database (dropped afterwards) and topics of their own, shared by a
+    module's tests (one app for them all): the fuzz tests."""
+    name = f"test_support_ticket_{secrets.token_hex(4)}"
+    yield Settings(
+        mongodb_url=mongodb_url,
+        mongodb_database=name,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        jwt_public_key=jwt_keys[1],
+        customers_topic=unique_topic("test.crm.customers"),
+        tickets_topic=unique_topic("test.crm.tickets"),
+        consumer_group_prefix=unique_topic("support_ticket-tests"),
+        consumer_retry_backoff_seconds=0.05,
+    )
+    client = create_client(mongodb_url)
+    try:
+        await client.drop_database(name)
+    finally:
+        await client.close()
 
 
 @pytest.fixture

@@ -8,7 +8,10 @@ from support_ticket.deps import DatabaseDep, Reader
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
 
-@router.get("/{customer_id}")
+@router.get(
+    "/{customer_id}",
+    responses={404: {"description": "no customer by that id (nor by the id it was merged into)"}},
+)
 async def read_customer(customer_id: str, _: Reader, database: DatabaseDep) -> CustomerRead:
     """A customer as the support desk sees them (merges followed)."""
     customer = await service.get_customer(database=database, customer_id=customer_id)

@@ -62,6 +62,10 @@ schemas-check: deps ## fail when schemas/events drifted from the models or broke
 	@$(RUN) python -m crm_events check
 	@$(RUN) python -m crm_events compat
 
+.PHONY: asyncapi
+asyncapi: deps ## regenerate each service's asyncapi.json from what its worker.py declares
+	@$(RUN) python -m crm_common.asyncapi $(wildcard services/*)
+
 .PHONY: k8s-check
 k8s-check: deps ## check the Kubernetes manifests
 	@$(RUN) python deploy/k8s/check.py

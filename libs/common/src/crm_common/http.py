@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pydantic import AfterValidator, SecretStr
@@ -74,6 +74,7 @@ def create_http_app(
     readiness: Callable[[FastAPI], Mapping[str, ReadinessCheck]],
     body_limits: Mapping[str, int] | None = None,
     public_routes: Sequence[str] = (),
+    asyncapi: Mapping[str, Any] | None = None,
 ) -> FastAPI:
     """`readiness(app)` is called per probe, after the lifespan has built the resources.
 
@@ -81,7 +82,8 @@ def create_http_app(
     the routes under a path prefix (e.g. `/v1/imports`, which also covers `/v1/imports/...` and
     `/v1/imports:...`) a limit of their own. Requests bearing a token are limited to
     `settings.rate_limit_per_token` per token; those under a `public_routes` prefix (taking no
-    token) to `settings.rate_limit_public` per path.
+    token) to `settings.rate_limit_public` per path. `asyncapi`, the service's AsyncAPI
+    document (`crm_common.asyncapi`), is served at `/asyncapi.json`.
     """
     app = FastAPI(title=title, lifespan=lifespan, dependencies=[Depends(_parameters_without_nul)])
     app.state.token_verifier = TokenVerifier(
@@ -103,7 +105,7 @@ def create_http_app(
         },
     )
     _install_http_metrics(app)
-    operations = _operations_router(readiness)
+    operations = _operations_router(readiness, asyncapi)
     app.include_router(operations)
     for router in routers:
         app.include_router(router)
@@ -424,7 +426,10 @@ def _install_http_metrics(app: FastAPI) -> None:
         return response
 
 
-def _operations_router(readiness: Callable[[FastAPI], Mapping[str, ReadinessCheck]]) -> APIRouter:
+def _operations_router(
+    readiness: Callable[[FastAPI], Mapping[str, ReadinessCheck]],
+    asyncapi: Mapping[str, Any] | None = None,
+) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/health/live")
@@ -454,6 +459,17 @@ def _operations_router(readiness: Callable[[FastAPI], Mapping[str, ReadinessChec
     @router.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    if asyncapi is not None:
+        document = dict(asyncapi)
+
+        @router.get(
+            "/asyncapi.json",
+            response_class=JSONResponse,
+            responses={200: {"description": "the AsyncAPI 3.0 document of the service's topics"}},
+        )
+        async def asyncapi_document() -> JSONResponse:
+            return JSONResponse(document)
 
     return router
 

@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=runtime.lifespan,
         routers=[kpis_router],
         readiness=runtime.readiness,
+        asyncapi=worker.asyncapi(settings),
     )
     app.state.runtime = runtime
     return app

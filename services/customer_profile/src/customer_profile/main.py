@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             timeline_router,
         ],
         readiness=runtime.readiness,
+        asyncapi=worker.asyncapi(settings),
         body_limits={IMPORT_PATH: MAX_IMPORT_BYTES},
     )
     app.state.runtime = runtime

@@ -1,9 +1,22 @@
-"""Every Kafka subscription of the customer-profile service."""
+"""Every Kafka subscription of the customer-profile service, and every event it publishes."""
 
 from datetime import timedelta
+from typing import Any
 
+from crm_common.asyncapi import Consumes, Publishes, ServiceEvents, asyncapi_document
 from crm_common.kafka import subscribe_batch
 from crm_common.runtime import PostgresRuntime
+from crm_events.customer import (
+    CUSTOMER_CONSENT_CHANGED,
+    CUSTOMER_CREATED,
+    CUSTOMER_ERASED,
+    CUSTOMER_IDENTITY_LINKED,
+    CUSTOMER_MERGED,
+    CUSTOMER_ORDER_ATTRIBUTED,
+    CUSTOMER_UNMERGED,
+    CUSTOMER_UPDATED,
+)
+from crm_events.registry import CONTRACTS
 
 from customer_profile.config import Settings
 from customer_profile.contacts.consumers import shop_accounts_step
@@ -16,25 +29,76 @@ from customer_profile.timeline.consumers import activity_handler, customer_event
 ORDERS_BATCH = 500
 
 
+def events(settings: Settings) -> ServiceEvents:
+    """What the service consumes and publishes: `register` subscribes to it, the runtime
+    creates its topics, and `/asyncapi.json` documents it."""
+    group = settings.consumer_group
+    return ServiceEvents(
+        service=settings.service_name,
+        consumes=(
+            Consumes(
+                settings.orders_topic,
+                f"{group}.customers",
+                summary="Orders, attributed to their customers",
+            ),
+            Consumes(
+                settings.activity_topic,
+                f"{group}.timeline-activity",
+                summary="Storefront activity onto the timelines; shop accounts into customers",
+            ),
+            Consumes(
+                settings.messages_topic,
+                f"{group}.timeline-messages",
+                summary="Messages onto the customers' timelines",
+            ),
+            Consumes(
+                settings.tickets_topic,
+                f"{group}.timeline-tickets",
+                summary="Tickets onto the customers' timelines",
+            ),
+        ),
+        publishes=(
+            Publishes(
+                settings.customers_topic,
+                (
+                    CUSTOMER_CREATED,
+                    CUSTOMER_UPDATED,
+                    CUSTOMER_IDENTITY_LINKED,
+                    CUSTOMER_ORDER_ATTRIBUTED,
+                    CUSTOMER_MERGED,
+                    CUSTOMER_UNMERGED,
+                    CUSTOMER_ERASED,
+                    CUSTOMER_CONSENT_CHANGED,
+                ),
+                summary="Customers, their identities, orders, merges, consents and erasure, "
+                "through the outbox",
+            ),
+        ),
+    )
+
+
 def topics(settings: Settings) -> tuple[str, ...]:
     """The topics this service consumes from or publishes to."""
-    return (
-        settings.orders_topic,
-        settings.customers_topic,
-        settings.activity_topic,
-        settings.messages_topic,
-        settings.tickets_topic,
-    )
+    return events(settings).topics()
+
+
+def asyncapi(settings: Settings | None = None) -> dict[str, Any]:
+    """The service's AsyncAPI document; without `settings`, the committed `asyncapi.json`
+    (the defaults, whatever the environment says)."""
+    return asyncapi_document(events(settings or Settings.model_construct()), contracts=CONTRACTS)
 
 
 def register(
     runtime: PostgresRuntime, settings: Settings, *, policy: IdentityPolicy | None = None
 ) -> None:
+    """Orders into customers; storefront activity, messages and tickets onto the customers'
+    timelines (the shop customer accounts among the activity into customers), in batches."""
     policy = policy or IdentityPolicy.from_settings(settings)
+    orders, activity, messages, tickets = events(settings).consumes
     subscribe_batch(
         runtime.broker,
-        settings.orders_topic,
-        group_id=f"{settings.consumer_group}.customers",
+        orders.topic,
+        group_id=orders.group_id,
         handler=order_events_handler(
             runtime.sessions, customers_topic=settings.customers_topic, policy=policy
         ),
@@ -42,38 +106,22 @@ def register(
         max_attempts=settings.consumer_max_attempts,
         retry_backoff_seconds=settings.consumer_retry_backoff_seconds,
     )
-    register_timeline(runtime, settings, policy=policy)
-
-
-def register_timeline(
-    runtime: PostgresRuntime, settings: Settings, *, policy: IdentityPolicy
-) -> None:
-    """Storefront activity, messages and tickets onto the customers' timelines, in batches; the
-    shop customer accounts among the activity into customers."""
-    activity = activity_handler(
+    timeline = activity_handler(
         runtime.sessions,
-        topic=settings.activity_topic,
+        topic=activity.topic,
         guard=policy.guard,
         pending_for=timedelta(days=settings.timeline_pending_days),
         before=shop_accounts_step(customers_topic=settings.customers_topic, policy=policy),
     )
-    for topic, group, handler in (
-        (settings.activity_topic, "timeline-activity", activity),
-        (
-            settings.messages_topic,
-            "timeline-messages",
-            customer_events_handler(runtime.sessions, topic=settings.messages_topic),
-        ),
-        (
-            settings.tickets_topic,
-            "timeline-tickets",
-            customer_events_handler(runtime.sessions, topic=settings.tickets_topic),
-        ),
+    for consumer, handler in (
+        (activity, timeline),
+        (messages, customer_events_handler(runtime.sessions, topic=messages.topic)),
+        (tickets, customer_events_handler(runtime.sessions, topic=tickets.topic)),
     ):
         subscribe_batch(
             runtime.broker,
-            topic,
-            group_id=f"{settings.consumer_group}.{group}",
+            consumer.topic,
+            group_id=consumer.group_id,
             handler=handler,
             max_attempts=settings.consumer_max_attempts,
             retry_backoff_seconds=settings.consumer_retry_backoff_seconds,

@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             inventory_router,
         ],
         readiness=runtime.readiness,
+        asyncapi=worker.asyncapi(settings),
         body_limits={
             imports_router.prefix: settings.import_max_bytes,
             webhooks_router.prefix: WEBHOOK_MAX_BODY_BYTES,

@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         routers=[customers_router],
         readiness=runtime.readiness,
+        asyncapi=worker.asyncapi(settings),
     )
     app.state.runtime = runtime
     return app

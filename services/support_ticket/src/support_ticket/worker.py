@@ -1,7 +1,18 @@
-"""Every Kafka subscription of the support-ticket service."""
+"""Every Kafka subscription of the support-ticket service, and what it publishes (nothing yet)."""
 
+from typing import Any
+
+from crm_common.asyncapi import Consumes, ServiceEvents, asyncapi_document
 from crm_common.kafka import subscribe_batch
 from crm_common.runtime import MongoRuntime
+from crm_events.customer import (
+    CUSTOMER_CREATED,
+    CUSTOMER_ERASED,
+    CUSTOMER_MERGED,
+    CUSTOMER_UNMERGED,
+    CUSTOMER_UPDATED,
+)
+from crm_events.registry import CONTRACTS
 
 from support_ticket.config import Settings
 from support_ticket.customers.consumers import customer_events_handler
@@ -11,16 +22,46 @@ from support_ticket.customers.consumers import customer_events_handler
 CUSTOMERS_BATCH = 500
 
 
+def events(settings: Settings) -> ServiceEvents:
+    """What the service consumes and publishes: `register` subscribes to it, the runtime
+    creates its topics, and `/asyncapi.json` documents it."""
+    return ServiceEvents(
+        service=settings.service_name,
+        consumes=(
+            Consumes(
+                settings.customers_topic,
+                f"{settings.consumer_group_prefix}.customers",
+                # The types `customers.events.customer_change` keeps something of.
+                contracts=(
+                    CUSTOMER_CREATED,
+                    CUSTOMER_UPDATED,
+                    CUSTOMER_MERGED,
+                    CUSTOMER_UNMERGED,
+                    CUSTOMER_ERASED,
+                ),
+                summary="Customers, merges and erasures, into the support desk's customers",
+            ),
+        ),
+    )
+
+
 def topics(settings: Settings) -> tuple[str, ...]:
     """The topics the service consumes or publishes to (their dead-letter topics come along)."""
-    return (settings.customers_topic, settings.tickets_topic)
+    return events(settings).topics()
+
+
+def asyncapi(settings: Settings | None = None) -> dict[str, Any]:
+    """The service's AsyncAPI document; without `settings`, the committed `asyncapi.json`
+    (the defaults, whatever the environment says)."""
+    return asyncapi_document(events(settings or Settings.model_construct()), contracts=CONTRACTS)
 
 
 def register(runtime: MongoRuntime, settings: Settings) -> None:
+    (customers,) = events(settings).consumes
     subscribe_batch(
         runtime.broker,
-        settings.customers_topic,
-        group_id=f"{settings.consumer_group_prefix}.customers",
+        customers.topic,
+        group_id=customers.group_id,
         handler=customer_events_handler(runtime.database),
         max_records=CUSTOMERS_BATCH,
         max_attempts=settings.consumer_max_attempts,

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-import httpx
 from analytics import worker
 from analytics.config import Settings
 from analytics.main import create_app
 from crm_common.asyncapi import drift, problems
+from crm_common.testing.asyncapi import assert_served_as_declared
 from crm_events.registry import CONTRACTS
 
 COMMITTED = Path(__file__).resolve().parents[1] / "asyncapi.json"
@@ -22,18 +22,6 @@ def test_committed_document_is_current():
 
 async def test_app_serves_it_and_subscribes_as_declared():
     settings = Settings(jwt_public_key="unused")
-    app = create_app(settings)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
-        response = await client.get("/asyncapi.json")
-
-    assert response.status_code == 200
-    assert response.json() == worker.asyncapi(settings)
-    subscribed = {
-        (topic, subscriber.group_id)
-        for subscriber in app.state.runtime.broker.subscribers
-        for topic in subscriber.topic_names
-    }
-    declared = worker.events(settings).consumes
-    assert subscribed == {(consumer.topic, consumer.group_id) for consumer in declared}
+    await assert_served_as_declared(
+        create_app(settings), worker.asyncapi(settings), worker.events(settings)
+    )

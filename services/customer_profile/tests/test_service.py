@@ -100,7 +100,8 @@ def settings(fresh_database: str, kafka_bootstrap: str, jwt_keys: tuple[str, str
 
 @pytest.fixture
 async def running(settings: Settings, jwt_keys: tuple[str, str]) -> AsyncIterator[Running]:
-    token = issue_token(jwt_keys[0], subject="tester", roles=["viewer"])
+    # An agent: it sees the personal data it checks (a viewer sees it masked, access.py).
+    token = issue_token(jwt_keys[0], subject="tester", roles=["agent"])
     app = create_app(settings)
     async with (
         LifespanManager(app, startup_timeout=60, shutdown_timeout=30),

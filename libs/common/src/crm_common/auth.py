@@ -181,18 +181,29 @@ def _bearer_token(request: Request) -> str:
     return token.strip()
 
 
+async def authenticate(request: Request) -> Principal:
+    """The caller of `request`, by its bearer token (401 without a valid one)."""
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return await verifier.verify(_bearer_token(request))
+
+
+def ensure_any(principal: Principal, wanted: frozenset[Role]) -> None:
+    """403 unless `principal` holds one of `wanted` (admin always passes)."""
+    if not principal.has_any(wanted):
+        raise Forbidden(
+            f"this needs one of the roles {', '.join(sorted(wanted))}; "
+            f"the token has {', '.join(sorted(principal.roles)) or 'none'}"
+        )
+
+
 def requires(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
-    """A FastAPI dependency admitting callers holding any of `roles` (admin always passes)."""
+    """A FastAPI dependency admitting callers holding any of `roles` (admin always passes).
+    A service with an access matrix (`crm_common.access`) uses the matrix instead."""
     wanted = frozenset(roles)
 
     async def dependency(request: Request) -> Principal:
-        verifier: TokenVerifier = request.app.state.token_verifier
-        principal = await verifier.verify(_bearer_token(request))
-        if not principal.has_any(wanted):
-            raise Forbidden(
-                f"this needs one of the roles {', '.join(sorted(wanted))}; "
-                f"the token has {', '.join(sorted(principal.roles)) or 'none'}"
-            )
+        principal = await authenticate(request)
+        ensure_any(principal, wanted)
         return principal
 
     return dependency

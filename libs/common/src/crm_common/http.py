@@ -22,6 +22,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from crm_common.access import AccessMatrix, authorize, install
 from crm_common.auth import Role, TokenVerifier, requires
 from crm_common.outages import is_outage
 from crm_common.problems import PROBLEM_JSON, ProblemError
@@ -75,6 +76,7 @@ def create_http_app(
     body_limits: Mapping[str, int] | None = None,
     public_routes: Sequence[str] = (),
     asyncapi: Mapping[str, Any] | None = None,
+    access: AccessMatrix | None = None,
 ) -> FastAPI:
     """`readiness(app)` is called per probe, after the lifespan has built the resources.
 
@@ -84,8 +86,17 @@ def create_http_app(
     `settings.rate_limit_per_token` per token; those under a `public_routes` prefix (taking no
     token) to `settings.rate_limit_public` per path. `asyncapi`, the service's AsyncAPI
     document (`crm_common.asyncapi`), is served at `/asyncapi.json`.
+
+    `access`, the service's matrix of roles (`crm_common.access`), decides every request before
+    anything else of the route runs; the app is refused (`AccessMatrixError`) when a route has
+    no entry in it or an entry has no route.
     """
-    app = FastAPI(title=title, lifespan=lifespan, dependencies=[Depends(_parameters_without_nul)])
+    checks = [Depends(_parameters_without_nul)]
+    app = FastAPI(
+        title=title,
+        lifespan=lifespan,
+        dependencies=[Depends(authorize), *checks] if access is not None else checks,
+    )
     app.state.token_verifier = TokenVerifier(
         keys=settings.jwt_keys(),
         algorithm=settings.jwt_algorithm,
@@ -109,10 +120,13 @@ def create_http_app(
     app.include_router(operations)
     for router in routers:
         app.include_router(router)
+    if access is not None:
+        install(app, access)
     _install_openapi(
         app,
         operations=operations,
         rate_limited=bool(settings.rate_limit_per_token or settings.rate_limit_public),
+        access=access,
     )
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health/.*,metrics")
     return app
@@ -319,7 +333,13 @@ _NEEDS_STORES = {
 _TOKEN_CHECK = requires(Role.ADMIN).__code__  # every `requires(...)` dependency runs this code
 
 
-def _install_openapi(app: FastAPI, *, operations: APIRouter, rate_limited: bool) -> None:
+def _install_openapi(
+    app: FastAPI,
+    *,
+    operations: APIRouter,
+    rate_limited: bool,
+    access: AccessMatrix | None = None,
+) -> None:
     """Have `app.openapi()` document, on every route, the answers crm_common gives there."""
     documented: list[dict[str, Any]] = []
 
@@ -332,6 +352,7 @@ def _install_openapi(app: FastAPI, *, operations: APIRouter, rate_limited: bool)
                 routes=_api_routes(app),
                 operations=[route for route in operations.routes if isinstance(route, APIRoute)],
                 rate_limited=rate_limited,
+                access=access,
             )
             documented[:] = [schema]
         return schema
@@ -356,12 +377,13 @@ def _document_common_answers(
     routes: Sequence[RouteContext],
     operations: Sequence[APIRoute],
     rate_limited: bool,
+    access: AccessMatrix | None = None,
 ) -> None:
     components = schema.setdefault("components", {})
     components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     for route in routes:
         ours = any(route.original_route is operation for operation in operations)
-        takes_token = _takes_token(route.dependant)
+        takes_token = _takes_token(route.dependant) or _guarded(access, route)
         answers: dict[int, dict[str, Any]] = dict(_ANY_ROUTE)
         for applies, more in (
             (rate_limited and not ours, _RATE_LIMITED),
@@ -385,7 +407,7 @@ def _document_common_answers(
                 if status[:1] in ("4", "5"):
                     _as_problem(response)
             operation["responses"] = dict(sorted(responses.items()))
-    if any(_takes_token(route.dependant) for route in routes):
+    if any(_takes_token(route.dependant) or _guarded(access, route) for route in routes):
         components.setdefault("securitySchemes", {})["bearer"] = {
             "type": "http",
             "scheme": "bearer",
@@ -403,6 +425,14 @@ def _as_problem(response: dict[str, Any]) -> None:
     if not given or given.get("$ref", "").endswith("/HTTPValidationError"):
         given = _PROBLEM_REF
     content.setdefault(PROBLEM_JSON, {"schema": given})
+
+
+def _guarded(access: AccessMatrix | None, route: RouteContext) -> bool:
+    """Whether the matrix asks a bearer token of `route`."""
+    if access is None or route.path_format is None:
+        return False
+    rules = [access.rule(method, route.path_format) for method in route.methods or ()]
+    return any(rule is not None and rule.public is None for rule in rules)
 
 
 def _takes_token(dependant: Dependant) -> bool:

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from crm_common.auth import READERS, Principal, requires
+from crm_common.access import CurrentPrincipal
 from crm_common.runtime import PostgresRuntime
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,4 +12,5 @@ def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
 
 
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
-Reader = Annotated[Principal, Depends(requires(*READERS))]
+# Roles are checked by the service's access matrix (access.py), before the route runs.
+Caller = CurrentPrincipal

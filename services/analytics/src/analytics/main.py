@@ -8,6 +8,7 @@ from crm_common.service import serve
 from fastapi import FastAPI
 
 from analytics import worker
+from analytics.access import ACCESS
 from analytics.config import Settings
 from analytics.kpis.api import router as kpis_router
 
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=runtime.lifespan,
         routers=[kpis_router],
         readiness=runtime.readiness,
+        access=ACCESS,
         asyncapi=worker.asyncapi(settings),
     )
     app.state.runtime = runtime

@@ -8,6 +8,7 @@ from crm_common.service import serve
 from fastapi import FastAPI
 
 from campaign import worker
+from campaign.access import ACCESS
 from campaign.config import Settings
 from campaign.contacts.api import router as contacts_router
 
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=runtime.lifespan,
         routers=[contacts_router],
         readiness=runtime.readiness,
+        access=ACCESS,
         asyncapi=worker.asyncapi(settings),
     )
     app.state.runtime = runtime

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from crm_common.auth import READERS, Principal, Role, requires
+from crm_common.access import CurrentPrincipal, SeesPersonalData
 from crm_common.runtime import PostgresRuntime
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,5 +29,6 @@ async def get_policy(request: Request) -> IdentityPolicy:
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PolicyDep = Annotated[IdentityPolicy, Depends(get_policy)]
-Reader = Annotated[Principal, Depends(requires(*READERS))]
-Admin = Annotated[Principal, Depends(requires(Role.ADMIN))]
+# Roles are checked by the service's access matrix (access.py), before the route runs.
+Caller = CurrentPrincipal
+PersonalDataDep = SeesPersonalData

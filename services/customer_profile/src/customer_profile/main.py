@@ -10,6 +10,7 @@ from crm_common.service import serve
 from fastapi import FastAPI
 
 from customer_profile import pii, worker
+from customer_profile.access import ACCESS
 from customer_profile.addresses.participant import AddressesFollowMerges
 from customer_profile.attributes.api import router as attributes_router
 from customer_profile.attributes.merging import AttributesFollowMerges
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             timeline_router,
         ],
         readiness=runtime.readiness,
+        access=ACCESS,
         asyncapi=worker.asyncapi(settings),
         body_limits={IMPORT_PATH: MAX_IMPORT_BYTES},
     )

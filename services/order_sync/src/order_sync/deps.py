@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from crm_common.auth import READERS, Principal, Role, requires
+from crm_common.access import CurrentPrincipal
 from crm_common.runtime import PostgresRuntime
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,5 +24,5 @@ def get_settings(request: Request) -> Settings:
 
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-Reader = Annotated[Principal, Depends(requires(*READERS))]
-Admin = Annotated[Principal, Depends(requires(Role.ADMIN))]
+# Roles are checked by the service's access matrix (access.py), before the route runs.
+Caller = CurrentPrincipal

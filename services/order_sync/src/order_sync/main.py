@@ -10,6 +10,7 @@ from crm_common.service import serve
 from fastapi import FastAPI
 
 from order_sync import worker
+from order_sync.access import ACCESS
 from order_sync.carts.sweeper import AbandonmentSweeper
 from order_sync.config import Settings
 from order_sync.imports.api import router as imports_router
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             inventory_router,
         ],
         readiness=runtime.readiness,
+        access=ACCESS,
         asyncapi=worker.asyncapi(settings),
         body_limits={
             imports_router.prefix: settings.import_max_bytes,

@@ -1,6 +1,6 @@
 from typing import Annotated, Any
 
-from crm_common.auth import READERS, Principal, Role, requires
+from crm_common.access import CurrentPrincipal, SeesPersonalData
 from crm_common.runtime import MongoRuntime
 from fastapi import Depends, Request
 from pymongo.asynchronous.database import AsyncDatabase
@@ -12,5 +12,6 @@ def get_database(request: Request) -> AsyncDatabase[dict[str, Any]]:
 
 
 DatabaseDep = Annotated[AsyncDatabase[dict[str, Any]], Depends(get_database)]
-Reader = Annotated[Principal, Depends(requires(*READERS))]
-Agent = Annotated[Principal, Depends(requires(Role.AGENT))]
+# Roles are checked by the service's access matrix (access.py), before the route runs.
+Caller = CurrentPrincipal
+PersonalDataDep = SeesPersonalData

@@ -10,6 +10,7 @@ from crm_common.service import serve
 from fastapi import FastAPI
 
 from support_ticket import indexes, worker
+from support_ticket.access import ACCESS
 from support_ticket.config import Settings
 from support_ticket.customers.api import router as customers_router
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         routers=[customers_router],
         readiness=runtime.readiness,
+        access=ACCESS,
         asyncapi=worker.asyncapi(settings),
     )
     app.state.runtime = runtime

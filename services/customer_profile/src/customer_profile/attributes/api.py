@@ -2,7 +2,6 @@ from datetime import UTC, datetime
 from email.message import Message
 from typing import Annotated
 
-from crm_common.auth import Principal, Role, requires
 from crm_common.db import transaction
 from crm_common.outbox import add_event
 from fastapi import APIRouter, Body, Depends, Request
@@ -10,19 +9,15 @@ from fastapi import APIRouter, Body, Depends, Request
 from customer_profile.attributes import flows
 from customer_profile.attributes.exceptions import MERGE_PATCH_JSON, NotMergePatch
 from customer_profile.attributes.schemas import AttributesRead, CustomerPatch
-from customer_profile.deps import SessionsDep
+from customer_profile.deps import Caller, SessionsDep
 from customer_profile.privacy import audit
 from customer_profile.privacy.deps import CustomersTopic
 from customer_profile.privacy.exceptions import ERASED
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
-WRITERS = (Role.MARKETER, Role.AGENT)
-"""Who may change tags and traits (admin always may): marketers segment by them, support agents
-note what they learn."""
 UPDATE = "customer.attributes.update"
 """The audit action: the answer shows the customer's traits."""
-Writer = Annotated[Principal, Depends(requires(*WRITERS))]
 
 
 async def merge_patch_body(request: Request) -> None:
@@ -59,11 +54,11 @@ async def patch_customer(
     patch: Annotated[CustomerPatch, Body(media_type=MERGE_PATCH_JSON)],
     sessions: SessionsDep,
     topic: CustomersTopic,
-    principal: Writer,
+    principal: Caller,
 ) -> AttributesRead:
     """Change the customer's traits (an RFC 7396 merge patch) and tags (`set`, or `add` and
     `remove`); marketers, agents and admins. Publishes `crm.customer.updated` when anything
-    changed."""
+    changed. Marketers segment by them, agents note what they learn (access.py)."""
     async with transaction(sessions) as session:
         read, outgoing = await flows.patch_customer(
             session=session, customer_id=customer_id, patch=patch, now=datetime.now(UTC)

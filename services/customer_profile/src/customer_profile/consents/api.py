@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
-from crm_common.auth import READERS, Principal, Role, requires
+from crm_common.auth import Principal
 from crm_common.db import transaction
 from crm_common.problems import NotFound
 from crm_events.customer import ConsentChannel, ConsentPurpose
@@ -24,8 +24,7 @@ from customer_profile.privacy.exceptions import ERASED
 
 router = APIRouter(prefix="/v1/customers", tags=["consents"])
 
-ConsentsReader = Annotated[Principal, Depends(personal_data_read(audit.CONSENTS_READ, *READERS))]
-Marketer = Annotated[Principal, Depends(requires(Role.MARKETER))]
+ConsentsReader = Annotated[Principal, Depends(personal_data_read(audit.CONSENTS_READ))]
 
 
 @router.get(
@@ -64,7 +63,6 @@ async def change_consent(
     change: ConsentChange,
     sessions: SessionsDep,
     topic: CustomersTopic,
-    _: Marketer,
 ) -> ConsentChangeResult:
     """Record a consent decision (admin or marketer); `changed` is false when it was in force
     already."""

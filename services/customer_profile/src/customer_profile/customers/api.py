@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from crm_common.auth import READERS, Principal
+from crm_common.auth import Principal
 from crm_common.db import transaction
 from crm_common.problems import NotFound
 from fastapi import APIRouter, Depends
@@ -15,7 +15,7 @@ from customer_profile.customers.schemas import (
     CustomerRead,
     MergedCustomer,
 )
-from customer_profile.deps import Reader, SessionsDep
+from customer_profile.deps import Caller, PersonalDataDep, SessionsDep
 from customer_profile.privacy import audit
 from customer_profile.privacy.deps import personal_data_read
 from customer_profile.privacy.exceptions import ERASED
@@ -25,14 +25,15 @@ from customer_profile.scoring.deps import ScoringRulesDep
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
 # Reads of one customer's personal data are audited; an erased customer answers 410.
-ProfileReader = Annotated[Principal, Depends(personal_data_read(audit.READ, *READERS))]
+ProfileReader = Annotated[Principal, Depends(personal_data_read(audit.READ))]
 
 
 @router.get("")
 async def find_customers(
     sessions: SessionsDep,
-    principal: Reader,
+    principal: Caller,
     rules: ScoringRulesDep,
+    unmasked: PersonalDataDep,
     email: str | None = None,
     phone: str | None = None,
     region: str | None = None,
@@ -40,7 +41,8 @@ async def find_customers(
     external_id: str | None = None,
 ) -> CustomerList:
     """The customer an email, a phone (local numbers need `region`) or a shop's customer id
-    points at; exactly one of the three lookups."""
+    points at; exactly one of the three lookups. Personal data masked for roles without the
+    right to it."""
     async with transaction(sessions) as session:
         found = await service.find_customers(
             session=session,
@@ -63,18 +65,17 @@ async def find_customers(
         ids = [view.customer.customer_id for view in found]
         held = await attributes.attributes_of_many(session=session, customer_ids=ids)
         places = [await addresses.addresses_of(session=session, customer_id=i) for i in ids]
-    return CustomerList(
-        items=[
-            CustomerRead.of(
-                view.customer,
-                view.identities,
-                score,
-                attributes=held[view.customer.customer_id],
-                addresses=place,
-            )
-            for view, score, place in zip(found, scores, places, strict=True)
-        ]
-    )
+    items = [
+        CustomerRead.of(
+            view.customer,
+            view.identities,
+            score,
+            attributes=held[view.customer.customer_id],
+            addresses=place,
+        )
+        for view, score, place in zip(found, scores, places, strict=True)
+    ]
+    return CustomerList(items=items if unmasked else [item.masked() for item in items])
 
 
 @router.get(
@@ -83,10 +84,15 @@ async def find_customers(
     responses={**MERGED_REDIRECT, 404: {"description": "no customer by that id"}, **ERASED},
 )
 async def read_customer(
-    customer_id: str, sessions: SessionsDep, _: ProfileReader, rules: ScoringRulesDep
+    customer_id: str,
+    sessions: SessionsDep,
+    _: ProfileReader,
+    rules: ScoringRulesDep,
+    unmasked: PersonalDataDep,
 ) -> CustomerRead | JSONResponse:
-    """One customer: contact data, identities and order statistics. A merged customer answers
-    308 to its survivor (not cacheable: an undo of the merge ends the redirect)."""
+    """One customer: contact data, identities and order statistics (personal data masked for
+    roles without the right to it). A merged customer answers 308 to its survivor (not
+    cacheable: an undo of the merge ends the redirect)."""
     async with sessions() as session:
         view = await service.get_customer(session=session, customer_id=customer_id)
         survivor = (
@@ -112,6 +118,7 @@ async def read_customer(
             status_code=308,
             headers={"Location": f"/v1/customers/{survivor}", "Cache-Control": "no-store"},
         )
-    return CustomerRead.of(
+    read = CustomerRead.of(
         view.customer, view.identities, scores, attributes=held, addresses=places
     )
+    return read if unmasked else read.masked()

@@ -3,6 +3,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from crm_common.access import mask_email, mask_phone, mask_text
 from crm_events.customer import IdentityKind
 from pydantic import BaseModel
 
@@ -98,6 +99,44 @@ class CustomerRead(BaseModel):
             updated_at=customer.updated_at,
             merged_into=customer.merged_into,
         )
+
+    def masked(self) -> "CustomerRead":
+        """As shown to a role without the personal-data right (access.py): contact data, names,
+        email and phone identities and street lines masked; city, region and country kept."""
+        return self.model_copy(
+            update={
+                "email": mask_email(self.email),
+                "phone": mask_phone(self.phone),
+                "first_name": mask_text(self.first_name),
+                "last_name": mask_text(self.last_name),
+                "identities": [
+                    identity.model_copy(
+                        update={"value": mask_identity(identity.kind, identity.value)}
+                    )
+                    for identity in self.identities
+                ],
+                "addresses": [
+                    address.model_copy(
+                        update={
+                            "name": mask_text(address.name),
+                            "line1": mask_text(address.line1),
+                            "line2": mask_text(address.line2),
+                            "postal_code": mask_text(address.postal_code),
+                        }
+                    )
+                    for address in self.addresses
+                ],
+            }
+        )
+
+
+def mask_identity(kind: IdentityKind, value: str) -> str:
+    """An email or phone identity masked; a shop's customer reference is no contact data."""
+    if kind is IdentityKind.EMAIL:
+        return mask_email(value) or value
+    if kind is IdentityKind.PHONE:
+        return mask_phone(value) or value
+    return value
 
 
 class CustomerList(BaseModel):

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Body, Query, Response
 
 from customer_profile.customers import service as customers
 from customer_profile.customers.schemas import CustomerRead
-from customer_profile.deps import Admin, PolicyDep, Reader, SessionsDep, SettingsDep
+from customer_profile.deps import Caller, PolicyDep, SessionsDep, SettingsDep
 from customer_profile.merges import cursors, service, suggestions
 from customer_profile.merges.schemas import (
     MergeCreate,
@@ -41,7 +41,7 @@ async def merge_customers(
     sessions: SessionsDep,
     settings: SettingsDep,
     policy: PolicyDep,
-    principal: Admin,
+    principal: Caller,
 ) -> MergeRead:
     """Merge `merge_with` into this customer, which survives; accepts any suggestion between
     the two."""
@@ -75,7 +75,7 @@ async def undo_merge(
     sessions: SessionsDep,
     settings: SettingsDep,
     policy: PolicyDep,
-    principal: Admin,
+    principal: Caller,
     body: Annotated[UndoCreate | None, Body()] = None,
 ) -> MergeRead:
     """Undo a merge: both customers as they would be without it; 409 while later merges of
@@ -95,7 +95,6 @@ async def undo_merge(
 @router.get("/v1/merges")
 async def list_merges(
     sessions: SessionsDep,
-    _: Reader,
     customer_id: str | None = None,
     cursor: str | None = None,
     limit: Limit = 50,
@@ -112,7 +111,7 @@ async def list_merges(
 
 
 @router.get("/v1/merges/{merge_id}", responses={404: {"description": "no merge by that id"}})
-async def read_merge(merge_id: str, sessions: SessionsDep, _: Reader) -> MergeRead:
+async def read_merge(merge_id: str, sessions: SessionsDep) -> MergeRead:
     """One merge's log entry, with the id of its undo if it was undone."""
     async with sessions() as session:
         entry = await service.merge_entry(session=session, merge_id=merge_id)
@@ -123,7 +122,6 @@ async def read_merge(merge_id: str, sessions: SessionsDep, _: Reader) -> MergeRe
 @router.get("/v1/merge-suggestions")
 async def list_suggestions(
     sessions: SessionsDep,
-    _: Reader,
     status: Annotated[str | None, Query(pattern="^(open|dismissed|merged)$")] = "open",
     customer_id: str | None = None,
     cursor: str | None = None,
@@ -160,7 +158,7 @@ async def list_suggestions(
     },
 )
 async def dismiss_suggestion(
-    suggestion_id: str, sessions: SessionsDep, principal: Admin
+    suggestion_id: str, sessions: SessionsDep, principal: Caller
 ) -> SuggestionRead:
     """Close an open suggestion without merging; the pair is not suggested again."""
     async with transaction(sessions) as session:

@@ -1,12 +1,12 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
-from crm_common.auth import Principal, Role, requires
+from crm_common.auth import Principal
 from crm_common.db import transaction
 from crm_common.problems import NotFound
 from fastapi import APIRouter, Depends
 
-from customer_profile.deps import SessionsDep
+from customer_profile.deps import Caller, SessionsDep
 from customer_profile.privacy import access, audit, erasure
 from customer_profile.privacy.deps import CustomersTopic, personal_data_read
 from customer_profile.privacy.exceptions import ERASED
@@ -16,8 +16,7 @@ from customer_profile.privacy.schemas import CustomerExport, ErasureRead
 # includes this router first.
 router = APIRouter(prefix="/v1/customers", tags=["privacy"])
 
-Exporter = Annotated[Principal, Depends(personal_data_read(audit.EXPORT, Role.ADMIN))]
-Admin = Annotated[Principal, Depends(requires(Role.ADMIN))]
+Exporter = Annotated[Principal, Depends(personal_data_read(audit.EXPORT))]
 
 
 @router.get(
@@ -47,7 +46,7 @@ async def export_customer(customer_id: str, sessions: SessionsDep, _: Exporter) 
     },
 )
 async def erase_customer(
-    customer_id: str, sessions: SessionsDep, topic: CustomersTopic, principal: Admin
+    customer_id: str, sessions: SessionsDep, topic: CustomersTopic, principal: Caller
 ) -> ErasureRead:
     """Erase the customer's personal data, keeping an anonymous tombstone (admin; idempotent)."""
     async with transaction(sessions) as session:

@@ -1,9 +1,10 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from crm_common.access import mask_email, mask_phone, mask_text
 from fastapi import APIRouter, Query
 
-from customer_profile.deps import Reader, SessionsDep
+from customer_profile.deps import Caller, PersonalDataDep, SessionsDep
 from customer_profile.privacy import audit
 from customer_profile.scoring.deps import ScoringRulesDep
 from customer_profile.scoring.rules import LifecycleStage
@@ -21,8 +22,9 @@ SEARCH = "customer.search"
 @router.get("/v1/customers:search")
 async def search_customers(
     sessions: SessionsDep,
-    principal: Reader,
+    principal: Caller,
     rules: ScoringRulesDep,
+    unmasked: PersonalDataDep,
     email: str | None = None,
     phone: str | None = None,
     region: str | None = None,
@@ -37,7 +39,8 @@ async def search_customers(
     """Customers matching every filter given (at least one): `email`, `phone` (local numbers
     need `region`), `store_id` with `external_id` (exact identities), `name` (words each
     starting the first or last name, accents and case ignored), `tag` (repeatable: all of
-    them), `stage` (lifecycle stage now). Pages in customer_id order; audited."""
+    them), `stage` (lifecycle stage now). Pages in customer_id order; audited; personal data
+    masked for roles without the right to it."""
     filters = service.SearchFilters(
         email=email,
         phone=phone,
@@ -64,14 +67,14 @@ async def search_customers(
     # Validated as one document: cheaper than a model built per item.
     return CustomerPage.model_validate(
         {
-            "items": [_item(hit) for hit in page.hits],
+            "items": [_item(hit, unmasked=unmasked) for hit in page.hits],
             "next_cursor": page.next_cursor,
             "as_of": page.as_of,
         }
     )
 
 
-def _item(hit: service.Hit) -> dict[str, Any]:
+def _item(hit: service.Hit, *, unmasked: bool) -> dict[str, Any]:
     """A `CustomerRead` as the profile shows it, with no identities, RFM or addresses (given,
     so that pydantic does not copy its defaults for them)."""
     (
@@ -93,6 +96,9 @@ def _item(hit: service.Hit) -> dict[str, Any]:
         tags,
         traits,
     ) = hit.customer
+    if not unmasked:
+        email, phone = mask_email(email), mask_phone(phone)
+        first_name, last_name = mask_text(first_name), mask_text(last_name)
     return {
         "customer_id": customer_id,
         "email": email,

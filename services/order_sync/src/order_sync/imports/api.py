@@ -5,7 +5,7 @@ from uuid import uuid4
 from crm_common.db import transaction
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from order_sync.deps import Admin, Reader, SessionsDep, SettingsDep
+from order_sync.deps import SessionsDep, SettingsDep
 from order_sync.imports import service, upload
 from order_sync.imports.runner import ImportRunner
 from order_sync.imports.schemas import ImportFormat, ImportOrigin, ImportRead, RowErrorPage
@@ -59,7 +59,6 @@ async def start_import(
     sessions: SessionsDep,
     settings: SettingsDep,
     runner: RunnerDep,
-    _: Admin,
     store_id: str,
     fmt: Annotated[ImportFormat | None, Query(alias="format")] = None,
 ) -> ImportRead:
@@ -100,9 +99,7 @@ async def start_import(
         409: {"description": "the import has completed"},
     },
 )
-async def resume_import(
-    import_id: str, sessions: SessionsDep, runner: RunnerDep, _: Admin
-) -> ImportRead:
+async def resume_import(import_id: str, sessions: SessionsDep, runner: RunnerDep) -> ImportRead:
     """Continue a failed or interrupted import after its last committed row; 409 when it has
     completed."""
     async with transaction(sessions) as session:
@@ -113,7 +110,7 @@ async def resume_import(
 
 
 @router.get("/{import_id}", responses={404: {"description": "no such import"}})
-async def read_import(import_id: str, sessions: SessionsDep, _: Reader) -> ImportRead:
+async def read_import(import_id: str, sessions: SessionsDep) -> ImportRead:
     """An import's status, progress and first row errors."""
     async with sessions() as session:
         return await service.read_job(session=session, import_id=import_id)
@@ -123,7 +120,6 @@ async def read_import(import_id: str, sessions: SessionsDep, _: Reader) -> Impor
 async def read_import_errors(
     import_id: str,
     sessions: SessionsDep,
-    _: Reader,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
 ) -> RowErrorPage:

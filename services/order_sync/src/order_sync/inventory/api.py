@@ -3,7 +3,7 @@ from typing import Annotated
 from crm_common.db import transaction
 from fastapi import APIRouter, Query
 
-from order_sync.deps import Admin, Reader, SessionsDep
+from order_sync.deps import SessionsDep
 from order_sync.inventory import service
 from order_sync.inventory.exceptions import InvalidStockRequest
 from order_sync.inventory.schemas import StockLevelRead, StockLevelSet, StockPage
@@ -19,7 +19,6 @@ async def set_level(
     sku: str,
     level_in: StockLevelSet,
     sessions: SessionsDep,
-    _: Admin,
     store_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
 ) -> StockLevelRead:
     """Set the units on hand of `sku` in a store (a stock count); the store is named by the
@@ -34,7 +33,6 @@ async def set_level(
 async def list_levels(
     store_id: StoreQuery,
     sessions: SessionsDep,
-    _: Reader,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> StockPage:
@@ -46,9 +44,7 @@ async def list_levels(
 
 
 @router.get("/{sku:path}", responses={404: {"description": "the SKU is not tracked in that store"}})
-async def read_level(
-    sku: str, store_id: StoreQuery, sessions: SessionsDep, _: Reader
-) -> StockLevelRead:
+async def read_level(sku: str, store_id: StoreQuery, sessions: SessionsDep) -> StockLevelRead:
     """The stock level of `sku` in a store; 404 while the SKU is not tracked there."""
     async with sessions() as session:
         return await service.get_level(session=session, store_id=store_id, sku=sku)

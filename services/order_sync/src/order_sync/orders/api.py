@@ -5,7 +5,7 @@ from crm_events.shop import CanonicalOrder, FinancialStatus, FulfillmentStatus
 from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime
 
-from order_sync.deps import Admin, Reader, SessionsDep, SettingsDep
+from order_sync.deps import SessionsDep, SettingsDep
 from order_sync.orders import bulk, listing, records, service
 from order_sync.orders.schemas import (
     BatchResult,
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
 async def submit_order(
-    order: CanonicalOrder, sessions: SessionsDep, settings: SettingsDep, _: Admin
+    order: CanonicalOrder, sessions: SessionsDep, settings: SettingsDep
 ) -> OrderAccepted:
     """Store a canonical shop order (created, updated, or unchanged when it is not newer)."""
     async with transaction(sessions) as session:
@@ -37,7 +37,6 @@ async def submit_orders(
     batch: OrderBatch,
     sessions: SessionsDep,
     settings: SettingsDep,
-    _: Admin,
 ) -> BatchResult:
     """Store up to 1,000 canonical orders, each validated on its own; one result per order, in
     input order (rejected ones with their errors), the valid ones stored in one transaction."""
@@ -51,7 +50,6 @@ async def submit_orders(
 @router.get("")
 async def list_orders(
     sessions: SessionsDep,
-    _: Reader,
     store_id: str | None = None,
     customer_external_id: str | None = None,
     customer_email: str | None = None,
@@ -83,7 +81,7 @@ async def list_orders(
 
 
 @router.get("/{order_id}", responses={404: {"description": "no such order"}})
-async def read_order(order_id: str, sessions: SessionsDep, _: Reader) -> OrderRead:
+async def read_order(order_id: str, sessions: SessionsDep) -> OrderRead:
     """A stored order as order-sync last announced it."""
     async with sessions() as session:
         order = await service.get_order(session=session, order_id=order_id)

@@ -3,7 +3,7 @@ from fastapi import APIRouter
 
 from support_ticket.customers import service
 from support_ticket.customers.schemas import CustomerRead
-from support_ticket.deps import DatabaseDep, Reader
+from support_ticket.deps import DatabaseDep, PersonalDataDep
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -12,9 +12,13 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"])
     "/{customer_id}",
     responses={404: {"description": "no customer by that id (nor by the id it was merged into)"}},
 )
-async def read_customer(customer_id: str, _: Reader, database: DatabaseDep) -> CustomerRead:
-    """A customer as the support desk sees them (merges followed)."""
+async def read_customer(
+    customer_id: str, database: DatabaseDep, unmasked: PersonalDataDep
+) -> CustomerRead:
+    """A customer as the support desk sees them (merges followed; masked for roles without the
+    personal-data right)."""
     customer = await service.get_customer(database=database, customer_id=customer_id)
     if customer is None:
         raise NotFound(f"customer {customer_id}")
-    return CustomerRead.model_validate(customer, from_attributes=True)
+    read = CustomerRead.model_validate(customer, from_attributes=True)
+    return read if unmasked else read.masked()

@@ -7,7 +7,7 @@ from crm_common.db import transaction
 from crm_common.http import Int64
 from fastapi import APIRouter, Query, Response
 
-from order_sync.deps import Admin, Reader, SessionsDep, SettingsDep
+from order_sync.deps import Caller, SessionsDep, SettingsDep
 from order_sync.webhooks.deliveries import service
 from order_sync.webhooks.deliveries.schemas import (
     DeliveryFilters,
@@ -24,7 +24,6 @@ router = APIRouter(prefix="/v1/webhooks/deliveries", tags=["webhooks"])
 @router.get("")
 async def list_deliveries(
     sessions: SessionsDep,
-    _: Reader,
     store_id: str | None = None,
     platform: str | None = None,
     topic: str | None = None,
@@ -42,9 +41,9 @@ async def list_deliveries(
 
 
 @router.get("/{delivery}", responses={404: {"description": "no such delivery"}})
-async def read_delivery(delivery: Int64, sessions: SessionsDep, _: Admin) -> DeliveryRead:
+async def read_delivery(delivery: Int64, sessions: SessionsDep) -> DeliveryRead:
     """A stored delivery with its headers, its raw body (while kept) and its replays. Admin
-    only: bodies hold the shop's customers' personal data."""
+    only (access.py): bodies hold the shop's customers' personal data."""
     async with sessions() as session:
         return await service.get_delivery(session=session, delivery=delivery)
 
@@ -63,7 +62,7 @@ async def replay_delivery(
     response: Response,
     sessions: SessionsDep,
     settings: SettingsDep,
-    principal: Admin,
+    principal: Caller,
 ) -> ReplayReceipt:
     """Apply an accepted delivery's stored body again through the same mapping path; what is
     already stored answers `unchanged` and announces nothing."""

@@ -182,11 +182,14 @@ class Shop:
         reader = self.admin
 
         async def kpis() -> dict[str, Any] | None:
-            response = await self.http["analytics"].get(
-                "/v1/kpis",
-                params={"store_id": self.store_id, "from": "2026-11-01", "to": "2026-12-01"},
-                headers=reader,
-            )
+            try:
+                response = await self.http["analytics"].get(
+                    "/v1/kpis",
+                    params={"store_id": self.store_id, "from": "2026-11-01", "to": "2026-12-01"},
+                    headers=reader,
+                )
+            except httpx.TransportError:
+                return None
             body: dict[str, Any] = response.json()
             counted = response.status_code == 200 and body["orders"] == orders
             return body if counted and body["customers"] == min(orders, CUSTOMERS) else None
@@ -195,9 +198,12 @@ class Shop:
         assert report["revenue"] == f"{ORDER_TOTAL * orders}.00"
 
         async def profile(customer: int) -> dict[str, Any] | None:
-            response = await self.http["customer-profile"].get(
-                "/v1/customers", params={"email": self.email(customer)}, headers=reader
-            )
+            try:
+                response = await self.http["customer-profile"].get(
+                    "/v1/customers", params={"email": self.email(customer)}, headers=reader
+                )
+            except httpx.TransportError:
+                return None
             items = response.json().get("items", []) if response.status_code == 200 else []
             expected = len(range(customer, orders, CUSTOMERS))
             if len(items) == 1 and items[0]["stats"]["orders_count"] == expected:
@@ -220,7 +226,10 @@ class Shop:
 
 
 async def _found(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> bool:
-    return (await client.get(path, headers=headers)).status_code == 200
+    try:
+        return (await client.get(path, headers=headers)).status_code == 200
+    except httpx.TransportError:  # a service still catching up may answer late: ask again
+        return False
 
 
 async def _true(value: bool) -> bool:

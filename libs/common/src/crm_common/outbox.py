@@ -392,7 +392,10 @@ class OutboxRelay:
                 acks.append(await self._send(row, payload))
             except UNPUBLISHABLE as error:
                 refused[index] = error
-        await asyncio.gather(*acks)
+        # Every acknowledgement awaited, so none fails unobserved when an earlier one raises.
+        for outcome in await asyncio.gather(*acks, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
         return refused
 
     async def _send(self, row: Any, payload: bytes) -> Awaitable[Any]:

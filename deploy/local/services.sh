@@ -14,6 +14,9 @@ SERVICES=(
   "analytics:8005:ANALYTICS:analytics"
 )
 READY_TIMEOUT=${READY_TIMEOUT:-120}
+# An OTLP/HTTP endpoint (http://127.0.0.1:4318 for a local collector) makes every service export
+# its spans there; a service already running with another endpoint is restarted.
+OTLP_ENDPOINT=${OTLP_ENDPOINT:-}
 
 load_infra_env() {
   if [[ ! -f $ROOT/.local/infra.env ]]; then
@@ -25,11 +28,31 @@ load_infra_env() {
 
 running() { [[ -f $RUN_DIR/$1.pid ]] && kill -0 "$(cat "$RUN_DIR/$1.pid")" 2>/dev/null; }
 
+# Where a running service sends its spans (empty: nowhere), as it was started.
+traced_to() { cat "$RUN_DIR/$1.otlp" 2>/dev/null || true; }
+
+stop_one() {
+  local name=$1 pid
+  pid=$(cat "$RUN_DIR/$name.pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do
+    running "$name" || break
+    # A stopped but unreaped process still passes `kill -0`: its /proc state says Z.
+    [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == Z ]] && break
+    sleep 0.5
+  done
+  rm -f "$RUN_DIR/$name.pid" "$RUN_DIR/$name.otlp"
+}
+
 start_one() {
   local name=$1 port=$2 prefix=$3 store=$4 public_key=$5
   if running "$name"; then
-    echo "  $name already running (pid $(cat "$RUN_DIR/$name.pid"))"
-    return
+    if [[ -z $OTLP_ENDPOINT || $(traced_to "$name") == "$OTLP_ENDPOINT" ]]; then
+      echo "  $name already running (pid $(cat "$RUN_DIR/$name.pid"))"
+      return
+    fi
+    echo "  $name restarting to send its spans to $OTLP_ENDPOINT"
+    stop_one "$name"
   fi
   local -a env=(
     "${prefix}_HTTP_PORT=$port"
@@ -45,8 +68,12 @@ start_one() {
   else
     env+=("${prefix}_DATABASE_URL=${POSTGRES_URL%/}/$store")
   fi
+  if [[ -n $OTLP_ENDPOINT ]]; then
+    env+=("${prefix}_OTEL_EXPORTER_OTLP_ENDPOINT=$OTLP_ENDPOINT")
+  fi
   env "${env[@]}" setsid nohup "$ROOT/.venv/bin/$name" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
   echo $! >"$RUN_DIR/$name.pid"
+  echo "$OTLP_ENDPOINT" >"$RUN_DIR/$name.otlp"
   echo "  $name starting (pid $!, log .local/logs/$name.log)"
 }
 
@@ -90,10 +117,10 @@ down() {
   for entry in "${SERVICES[@]}"; do
     IFS=: read -r name _ _ _ <<<"$entry"
     if running "$name"; then
-      kill "$(cat "$RUN_DIR/$name.pid")"
+      stop_one "$name"
       echo "  $name stopped"
     fi
-    rm -f "$RUN_DIR/$name.pid"
+    rm -f "$RUN_DIR/$name.pid" "$RUN_DIR/$name.otlp"
   done
 }
 

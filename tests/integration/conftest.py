@@ -5,6 +5,7 @@
 """
 
 import asyncio
+import os
 import secrets
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -16,6 +17,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from crm_common.auth import issue_token
 
+from .spans import SpanReceiver
+
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = {
     "order-sync": 8001,
@@ -26,12 +29,28 @@ PORTS = {
 }
 
 
+# Not OTLP's 4318, where a developer's own collector may listen.
+SPAN_RECEIVER_PORT = 14318
+
+
 @pytest.fixture(scope="session")
-def services_running() -> Iterator[None]:
+def span_receiver() -> Iterator[SpanReceiver]:
+    """Receives the spans every service exports (services.sh points them here)."""
+    receiver = SpanReceiver(SPAN_RECEIVER_PORT)
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def services_running(span_receiver: SpanReceiver) -> Iterator[None]:
     """The five services; started here (and stopped afterwards) unless all already run."""
     script = ROOT / "deploy/local/services.sh"
     status = subprocess.run([script, "status"], check=True, capture_output=True, text=True)
     already_running = "stopped" not in status.stdout
+    # In the environment rather than this call alone: a drill restarting a service it killed
+    # runs services.sh too.
+    os.environ["OTLP_ENDPOINT"] = span_receiver.endpoint
     subprocess.run([script, "up"], check=True, timeout=300)
     yield
     if not already_running:

@@ -149,7 +149,12 @@ def add_encoded_event(
     session: AsyncSession, *, topic: str, key: str | None, event_id: str, payload: bytes
 ) -> None:
     """`add_event` for an event already encoded (see `crm_common.envelope.encode_event`)."""
-    headers: dict[str, str] = {"content-type": "application/cloudevents+json"}
+    # FastStream's consumers link a batch's span to each record's producer span only when the
+    # record names a correlation id, so a trace can be followed through batch consumers.
+    headers: dict[str, str] = {
+        "content-type": "application/cloudevents+json",
+        "correlation_id": event_id,
+    }
     inject(headers)
     sync_session = session.sync_session if isinstance(session, AsyncSession) else session
     # Plain rows rather than ORM objects: building and flushing one OutboxEvent costs more than

@@ -1,7 +1,9 @@
 """Who may call what on order-sync: shops and their data are written by admins only (or by the
-shops themselves, through signed webhooks); the reads stay open to every role."""
+shops themselves, through signed webhooks); the reads stay open to every role, the orders'
+personal data unmasked for the support agents who talk to their buyers."""
 
 from crm_common.access import ADMIN_ONLY, EVERYONE, OPERATIONS, AccessMatrix, public
+from crm_common.auth import Role
 
 SIGNED = public("authenticated by the platform's HMAC signature of the body")
 
@@ -30,9 +32,10 @@ ACCESS = AccessMatrix.of(
         "GET /v1/webhooks/deliveries/{delivery}": ADMIN_ONLY,
         "POST /v1/webhooks/deliveries/{delivery}:replay": ADMIN_ONLY,
     },
-    personal_data=(),
+    personal_data=(Role.AGENT,),
     notes=(
-        "Order reads are open to every role and show the order's customer email unmasked "
-        "(not masked yet).",
+        "Orders show the buyer's email, phone and names and the addresses' names, street lines "
+        "and postal codes masked to roles without the personal-data right; only those with it "
+        "may filter by `customer_email`.",
     ),
 )

@@ -45,7 +45,7 @@ async def test_a_new_order_is_stored_and_announced(
     order_id = order_id_for(store_id, "9007199254740993")
     assert response.json() == {"order_id": order_id, "status": "created"}
 
-    stored = (await client.get(f"/v1/orders/{order_id}", headers=auth("viewer"))).json()
+    stored = (await client.get(f"/v1/orders/{order_id}", headers=auth("agent"))).json()
     assert stored["external_id"] == "9007199254740993"
     assert stored["version"] == 1
     assert stored["net_paid"] == "32.00"

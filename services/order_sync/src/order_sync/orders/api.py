@@ -1,6 +1,8 @@
 from typing import Annotated
 
+from crm_common.access import SeesPersonalData
 from crm_common.db import transaction
+from crm_common.problems import Forbidden
 from crm_events.shop import CanonicalOrder, FinancialStatus, FulfillmentStatus
 from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime
@@ -50,6 +52,7 @@ async def submit_orders(
 @router.get("")
 async def list_orders(
     sessions: SessionsDep,
+    unmasked: SeesPersonalData,
     store_id: str | None = None,
     customer_external_id: str | None = None,
     customer_email: str | None = None,
@@ -63,7 +66,11 @@ async def list_orders(
 ) -> OrderPage:
     """Stored orders, newest first, filtered and cursor-paginated (`next_cursor`, null at the
     end). A status filter may be repeated to match any of several; `placed_from` is inclusive,
-    `placed_to` exclusive."""
+    `placed_to` exclusive. Personal data is masked for roles without the right to it, and only
+    they may look orders up by `customer_email`."""
+    if customer_email is not None and not unmasked:
+        # Otherwise the filter would tell a masked reader whose address an order carries.
+        raise Forbidden("filtering by customer_email takes a role that may see personal data")
     filters = OrderFilters(
         store_id=store_id,
         customer_external_id=customer_external_id,
@@ -75,14 +82,19 @@ async def list_orders(
         placed_to=placed_to,
     )
     async with sessions() as session:
-        return await listing.list_orders(
+        page = await listing.list_orders(
             session=session, filters=filters, limit=limit, cursor=cursor
         )
+    if unmasked:
+        return page
+    return page.model_copy(update={"orders": [order.masked() for order in page.orders]})
 
 
 @router.get("/{order_id}", responses={404: {"description": "no such order"}})
-async def read_order(order_id: str, sessions: SessionsDep) -> OrderRead:
-    """A stored order as order-sync last announced it."""
+async def read_order(order_id: str, sessions: SessionsDep, unmasked: SeesPersonalData) -> OrderRead:
+    """A stored order as order-sync last announced it, its personal data masked for roles
+    without the right to it."""
     async with sessions() as session:
         order = await service.get_order(session=session, order_id=order_id)
-    return records.read_model(order)
+    read = records.read_model(order)
+    return read if unmasked else read.masked()

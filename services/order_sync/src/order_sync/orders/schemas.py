@@ -2,7 +2,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from crm_common.access import mask_email, mask_phone, mask_text
 from crm_events.order import OrderSnapshot
+from crm_events.shop import Address
 from crm_events.types import Money
 from pydantic import BaseModel, Field
 
@@ -49,6 +51,39 @@ class OrderRead(OrderSnapshot):
     returns included), with our id, version, net paid and net revenue."""
 
     net: OrderNet
+
+    def masked(self) -> "OrderRead":
+        """As shown to a role without the personal-data right (access.py): the customer's email,
+        phone and names, and the addresses' names, street lines and postal codes masked; the
+        shop's customer reference, city, region and country kept."""
+        customer = self.customer.model_copy(
+            update={
+                "email": mask_email(self.customer.email),
+                "phone": mask_phone(self.customer.phone),
+                "first_name": mask_text(self.customer.first_name),
+                "last_name": mask_text(self.customer.last_name),
+            }
+        )
+        return self.model_copy(
+            update={
+                "customer": customer,
+                "billing_address": _masked_address(self.billing_address),
+                "shipping_address": _masked_address(self.shipping_address),
+            }
+        )
+
+
+def _masked_address(address: Address | None) -> Address | None:
+    if address is None:
+        return None
+    return address.model_copy(
+        update={
+            "name": mask_text(address.name),
+            "line1": mask_text(address.line1),
+            "line2": mask_text(address.line2),
+            "postal_code": mask_text(address.postal_code),
+        }
+    )
 
 
 class FieldError(BaseModel):

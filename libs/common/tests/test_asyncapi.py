@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from crm_common.access import OPERATIONS, AccessMatrix
 from crm_common.asyncapi import (
     Consumes,
     Publishes,
@@ -273,6 +274,11 @@ def _app(jwt_keys: tuple[str, str], asyncapi: dict[str, Any] | None) -> FastAPI:
         routers=[],
         readiness=lambda _: {},
         asyncapi=asyncapi,
+        access=AccessMatrix.of(
+            "test",
+            {k: v for k, v in OPERATIONS.items() if asyncapi or k != "GET /asyncapi.json"},
+            personal_data=(),
+        ),
     )
 
 

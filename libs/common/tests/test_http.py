@@ -1,19 +1,33 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
 
 import httpx
 import pytest
-from crm_common.auth import READERS, Principal, Role, issue_token, requires
+from crm_common.access import ADMIN_ONLY, OPERATIONS, AccessMatrix, public
+from crm_common.auth import Principal, Role, issue_token
 from crm_common.devtoken import ensure_key_pair
 from crm_common.http import Int32, Int64, Text, create_http_app
 from crm_common.problems import PROBLEM_JSON, NotFound
 from crm_common.settings import BaseServiceSettings
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 
-Admin = Annotated[Principal, Depends(requires(Role.ADMIN))]
+OPEN = public("a test route")
+# Served without an AsyncAPI document, so without its route.
+SERVED = {k: v for k, v in OPERATIONS.items() if k != "GET /asyncapi.json"}
+ACCESS = AccessMatrix.of(
+    "test",
+    {
+        **SERVED,
+        "POST /parts/{part_id}": OPEN,
+        "POST /uploads": OPEN,
+        "POST /widgets": ADMIN_ONLY,
+        "GET /widgets/{name}": OPEN,
+        "GET /failures/{kind}": OPEN,
+    },
+    personal_data=(),
+)
 
 
 class Widget(BaseModel):
@@ -38,7 +52,7 @@ def _router() -> APIRouter:
         return {"bytes": sum([len(chunk) async for chunk in request.stream()])}
 
     @router.post("/widgets")
-    async def create(widget: Widget, _: Admin) -> Widget:
+    async def create(widget: Widget) -> Widget:
         return widget
 
     @router.get("/widgets/{name}")
@@ -76,6 +90,7 @@ def app(jwt_keys: tuple[str, str]) -> FastAPI:
         routers=[_router()],
         readiness=lambda _: failing,
         body_limits={"/uploads": UPLOAD_LIMIT},
+        access=ACCESS,
     )
 
 
@@ -177,7 +192,7 @@ def test_admin_role_satisfies_every_requirement() -> None:
     admin = Principal(subject="a", roles=frozenset({Role.ADMIN}))
     viewer = Principal(subject="v", roles=frozenset({Role.VIEWER}))
     assert admin.has_any(frozenset({Role.MARKETER}))
-    assert viewer.has_any(frozenset(READERS))
+    assert viewer.has_any(frozenset({Role.MARKETER, Role.VIEWER}))
     assert not viewer.has_any(frozenset({Role.MARKETER}))
 
 
@@ -282,8 +297,7 @@ def test_the_document_gives_routes_of_nested_routers_the_common_answers(
         return widget
 
     outer = APIRouter(prefix="/v1")
-    # The token check comes with the include, not with the routes.
-    outer.include_router(inner, dependencies=[Depends(requires(Role.ADMIN))])
+    outer.include_router(inner)
     later = APIRouter()
 
     @later.get("/later")
@@ -291,8 +305,18 @@ def test_the_document_gives_routes_of_nested_routers_the_common_answers(
         return {}
 
     settings = BaseServiceSettings(service_name="test", jwt_public_key=jwt_keys[1])
+    access = AccessMatrix.of(
+        "test",
+        {**SERVED, "GET /v1/inner/{name}": ADMIN_ONLY, "POST /v1/inner/widgets": ADMIN_ONLY},
+        personal_data=(),
+    )
     app = create_http_app(
-        settings, title="test", lifespan=_no_resources, routers=[outer], readiness=lambda _: {}
+        settings,
+        title="test",
+        lifespan=_no_resources,
+        routers=[outer],
+        readiness=lambda _: {},
+        access=access,
     )
     app.include_router(later)
 

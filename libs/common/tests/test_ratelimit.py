@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from crm_common.access import EVERYONE, OPERATIONS, AccessMatrix, public
 from crm_common.auth import issue_token
 from crm_common.http import create_http_app
 from crm_common.problems import PROBLEM_JSON
@@ -49,6 +50,10 @@ async def _nothing(_: FastAPI) -> AsyncIterator[None]:
     yield
 
 
+# Served without an AsyncAPI document, so without its route.
+SERVED = {k: v for k, v in OPERATIONS.items() if k != "GET /asyncapi.json"}
+
+
 @pytest.fixture
 async def client(jwt_keys: tuple[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     router = APIRouter()
@@ -75,6 +80,11 @@ async def client(jwt_keys: tuple[str, str]) -> AsyncIterator[httpx.AsyncClient]:
         routers=[router],
         readiness=lambda _: {},
         public_routes=["/hooks"],
+        access=AccessMatrix.of(
+            "test",
+            {**SERVED, "GET /things": EVERYONE, "POST /hooks/{store}": public("a test hook")},
+            personal_data=(),
+        ),
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -82,7 +92,8 @@ async def client(jwt_keys: tuple[str, str]) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def _bearer(private_key: str, subject: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(private_key, subject=subject, roles=[])}"}
+    token = issue_token(private_key, subject=subject, roles=["viewer"])
+    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_each_token_has_its_own_limit_and_is_told_when_to_come_back(
@@ -96,10 +107,11 @@ async def test_each_token_has_its_own_limit_and_is_told_when_to_come_back(
     assert refused.headers["retry-after"] == "2"
     assert refused.json()["status"] == 429
     assert (await client.get("/things", headers=second)).status_code == 200
-    # Health and metrics are never limited; requests without a token are the routes' business.
+    # Health and metrics are never limited; a request without a token is refused by the access
+    # matrix, not the rate limit.
     for _ in range(3):
         assert (await client.get("/health/live")).status_code == 200
-        assert (await client.get("/things")).status_code == 200
+        assert (await client.get("/things")).status_code == 401
 
 
 async def test_a_public_route_is_limited_per_path(client: httpx.AsyncClient) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 import urllib.request
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -194,19 +194,3 @@ def ensure_any(principal: Principal, wanted: frozenset[Role]) -> None:
             f"this needs one of the roles {', '.join(sorted(wanted))}; "
             f"the token has {', '.join(sorted(principal.roles)) or 'none'}"
         )
-
-
-def requires(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
-    """A FastAPI dependency admitting callers holding any of `roles` (admin always passes).
-    A service with an access matrix (`crm_common.access`) uses the matrix instead."""
-    wanted = frozenset(roles)
-
-    async def dependency(request: Request) -> Principal:
-        principal = await authenticate(request)
-        ensure_any(principal, wanted)
-        return principal
-
-    return dependency
-
-
-READERS = (Role.MARKETER, Role.AGENT, Role.ANALYST, Role.VIEWER)

@@ -11,7 +11,6 @@ from typing import Annotated, Any, TypeVar
 
 import annotated_types
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
@@ -23,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_common.access import AccessMatrix, authorize, install
-from crm_common.auth import Role, TokenVerifier, requires
+from crm_common.auth import TokenVerifier
 from crm_common.outages import is_outage
 from crm_common.problems import PROBLEM_JSON, ProblemError
 from crm_common.ratelimit import Rate, RateLimit
@@ -76,7 +75,7 @@ def create_http_app(
     body_limits: Mapping[str, int] | None = None,
     public_routes: Sequence[str] = (),
     asyncapi: Mapping[str, Any] | None = None,
-    access: AccessMatrix | None = None,
+    access: AccessMatrix,
 ) -> FastAPI:
     """`readiness(app)` is called per probe, after the lifespan has built the resources.
 
@@ -91,11 +90,10 @@ def create_http_app(
     anything else of the route runs; the app is refused (`AccessMatrixError`) when a route has
     no entry in it or an entry has no route.
     """
-    checks = [Depends(_parameters_without_nul)]
     app = FastAPI(
         title=title,
         lifespan=lifespan,
-        dependencies=[Depends(authorize), *checks] if access is not None else checks,
+        dependencies=[Depends(authorize), Depends(_parameters_without_nul)],
     )
     app.state.token_verifier = TokenVerifier(
         keys=settings.jwt_keys(),
@@ -120,8 +118,7 @@ def create_http_app(
     app.include_router(operations)
     for router in routers:
         app.include_router(router)
-    if access is not None:
-        install(app, access)
+    install(app, access)
     _install_openapi(
         app,
         operations=operations,
@@ -330,7 +327,6 @@ _WITH_TOKEN = {
 _NEEDS_STORES = {
     503: {"description": "a store the service needs is out of reach", "headers": _RETRY_AFTER}
 }
-_TOKEN_CHECK = requires(Role.ADMIN).__code__  # every `requires(...)` dependency runs this code
 
 
 def _install_openapi(
@@ -338,7 +334,7 @@ def _install_openapi(
     *,
     operations: APIRouter,
     rate_limited: bool,
-    access: AccessMatrix | None = None,
+    access: AccessMatrix,
 ) -> None:
     """Have `app.openapi()` document, on every route, the answers crm_common gives there."""
     documented: list[dict[str, Any]] = []
@@ -377,13 +373,13 @@ def _document_common_answers(
     routes: Sequence[RouteContext],
     operations: Sequence[APIRoute],
     rate_limited: bool,
-    access: AccessMatrix | None = None,
+    access: AccessMatrix,
 ) -> None:
     components = schema.setdefault("components", {})
     components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     for route in routes:
         ours = any(route.original_route is operation for operation in operations)
-        takes_token = _takes_token(route.dependant) or _guarded(access, route)
+        takes_token = _guarded(access, route)
         answers: dict[int, dict[str, Any]] = dict(_ANY_ROUTE)
         for applies, more in (
             (rate_limited and not ours, _RATE_LIMITED),
@@ -407,7 +403,7 @@ def _document_common_answers(
                 if status[:1] in ("4", "5"):
                     _as_problem(response)
             operation["responses"] = dict(sorted(responses.items()))
-    if any(_takes_token(route.dependant) or _guarded(access, route) for route in routes):
+    if any(_guarded(access, route) for route in routes):
         components.setdefault("securitySchemes", {})["bearer"] = {
             "type": "http",
             "scheme": "bearer",
@@ -427,19 +423,12 @@ def _as_problem(response: dict[str, Any]) -> None:
     content.setdefault(PROBLEM_JSON, {"schema": given})
 
 
-def _guarded(access: AccessMatrix | None, route: RouteContext) -> bool:
+def _guarded(access: AccessMatrix, route: RouteContext) -> bool:
     """Whether the matrix asks a bearer token of `route`."""
-    if access is None or route.path_format is None:
+    if route.path_format is None:
         return False
     rules = [access.rule(method, route.path_format) for method in route.methods or ()]
     return any(rule is not None and rule.public is None for rule in rules)
-
-
-def _takes_token(dependant: Dependant) -> bool:
-    return any(
-        getattr(sub.call, "__code__", None) is _TOKEN_CHECK or _takes_token(sub)
-        for sub in dependant.dependencies
-    )
 
 
 def _install_http_metrics(app: FastAPI) -> None:

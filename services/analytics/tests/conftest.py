@@ -30,7 +30,7 @@ from crm_events.customer import (
     CustomerUnmerged,
 )
 from crm_events.order import ORDER_CONTRACTS, OrderSnapshot
-from crm_events.topics import CRM_CUSTOMERS, CRM_ORDERS
+from crm_events.topics import CRM_CUSTOMERS, CRM_INSIGHTS, CRM_ORDERS
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -136,6 +136,7 @@ def _settings(database_url: str, kafka_bootstrap: str, jwt_public_key: str) -> S
         consumer_retry_backoff_seconds=0.05,
         orders_topic=unique_topic(f"test.{CRM_ORDERS}"),
         customers_topic=unique_topic(f"test.{CRM_CUSTOMERS}"),
+        insights_topic=unique_topic(f"test.{CRM_INSIGHTS}"),
     )
 
 

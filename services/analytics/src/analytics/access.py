@@ -1,5 +1,6 @@
-"""Who may call what on analytics: aggregate KPIs, no personal data; support agents have no
-need of them."""
+"""Who may call what on analytics: aggregate KPIs and predictions keyed by pseudonymous
+customer ids, no personal data; support agents have no need of them. Fitting a model is an
+analyst's act."""
 
 from crm_common.access import OPERATIONS, AccessMatrix, allow
 from crm_common.auth import Role
@@ -9,6 +10,11 @@ ACCESS = AccessMatrix.of(
     {
         **OPERATIONS,
         "GET /v1/kpis": allow(Role.ANALYST, Role.MARKETER, Role.VIEWER),
+        "POST /v1/models/clv:fit": allow(Role.ANALYST),
+        "GET /v1/models/clv": allow(Role.ANALYST, Role.MARKETER, Role.VIEWER),
+        "GET /v1/customers/{customer_id}/predictions": allow(
+            Role.ANALYST, Role.MARKETER, Role.VIEWER
+        ),
     },
     personal_data=(),
 )

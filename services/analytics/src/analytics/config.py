@@ -1,5 +1,6 @@
 from crm_common.settings import PostgresSettings
 from crm_events import topics
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
@@ -13,3 +14,12 @@ class Settings(PostgresSettings):
     """Prefix of the Kafka consumer groups (`<prefix>.orders`, `<prefix>.customers`)."""
     orders_topic: str = topics.CRM_ORDERS
     customers_topic: str = topics.CRM_CUSTOMERS
+    insights_topic: str = topics.CRM_INSIGHTS
+    clv_horizon_days: int = Field(default=365, ge=1, le=3650)
+    """The horizon of the predicted lifetime value (and of the expected orders published)."""
+    clv_discount_rate: float = Field(default=0.10, ge=0, le=1)
+    """Yearly rate at which future revenue is discounted to today."""
+    clv_refresh_hour_utc: int = Field(default=2, ge=0, le=23)
+    """The hour (UTC) after which every store is refitted and its predictions republished."""
+    clv_refresh_check_seconds: float = Field(default=600, gt=0)
+    """How often a replica looks for stores due a refit (past the nightly hour, or never fitted)."""

@@ -1,4 +1,4 @@
-"""The analytics service: order facts and KPIs (later cohorts, RFM and lifetime value)."""
+"""The analytics service: order facts, KPIs and predicted customer lifetime value."""
 
 from pathlib import Path
 
@@ -11,6 +11,8 @@ from analytics import worker
 from analytics.access import ACCESS
 from analytics.config import Settings
 from analytics.kpis.api import router as kpis_router
+from analytics.predictions.api import customers_router, models_router
+from analytics.predictions.refresh import Refitter
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -19,16 +21,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = PostgresRuntime(settings, topics=worker.topics(settings), migrations_dir=MIGRATIONS)
     worker.register(runtime, settings)
+    refitter = Refitter(runtime.sessions, settings)
     app = create_http_app(
         settings,
         title="analytics",
-        lifespan=runtime.lifespan,
-        routers=[kpis_router],
+        lifespan=refitter.periodic.around(runtime.lifespan),
+        routers=[kpis_router, models_router, customers_router],
         readiness=runtime.readiness,
         access=ACCESS,
         asyncapi=worker.asyncapi(settings),
     )
     app.state.runtime = runtime
+    app.state.refitter = refitter
     return app
 
 

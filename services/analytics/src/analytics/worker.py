@@ -1,10 +1,11 @@
-"""Every Kafka subscription of the analytics service, and what it publishes (nothing yet)."""
+"""Every Kafka subscription of the analytics service, and what it publishes."""
 
 from typing import Any
 
-from crm_common.asyncapi import Consumes, ServiceEvents, asyncapi_document
+from crm_common.asyncapi import Consumes, Publishes, ServiceEvents, asyncapi_document
 from crm_common.kafka import subscribe_batch
 from crm_common.runtime import PostgresRuntime
+from crm_events.insight import CUSTOMER_PREDICTED
 from crm_events.registry import CONTRACTS
 
 from analytics.config import Settings
@@ -33,6 +34,13 @@ def events(settings: Settings) -> ServiceEvents:
                 f"{settings.consumer_group}.customers",
                 contracts=tuple(CONTRACTS.get(t) for t in sorted(CUSTOMER_EVENTS_APPLIED)),
                 summary="Order attributions and merges, onto the order facts",
+            ),
+        ),
+        publishes=(
+            Publishes(
+                settings.insights_topic,
+                (CUSTOMER_PREDICTED,),
+                summary="Each customer's lifetime-value predictions, after every refit of a store",
             ),
         ),
     )

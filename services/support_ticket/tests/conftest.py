@@ -1,3 +1,4 @@
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -5,14 +6,13 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from asgi_lifespan import LifespanManager
 from crm_common.contracts import EventContract
 from crm_common.envelope import CloudEvent, to_json_bytes
 from crm_common.mongo import create_client
 from crm_common.testing.plugin import Poll, unique_topic
 from crm_events.customer import CUSTOMER_CREATED
-from crm_events.topics import CRM_CUSTOMERS
 from pymongo.asynchronous.database import AsyncDatabase
 from support_ticket.config import Settings
 from support_ticket.main import create_app
@@ -99,7 +99,11 @@ def settings(
         kafka_bootstrap_servers=kafka_bootstrap,
         jwt_public_key=jwt_keys[1],
         consumer_retry_backoff_seconds=0.05,
-        consumer_group_prefix="support_ticket-tests",
+        # Topics and groups of the test's own: concurrent runs never take each other's events.
+        consumer_group_prefix=unique_topic("support_ticket-tests"),
+        customers_topic=unique_topic("test.crm.customers"),
+        tickets_topic=unique_topic("test.crm.tickets"),
+        relay_poll_interval_seconds=0.1,
     )
 
 
@@ -117,12 +121,15 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def publish(producer: AIOKafkaProducer) -> Callable[[CloudEvent[Any]], Awaitable[None]]:
-    """Send an event to crm.customers.v1, keyed as customer-profile keys it (by subject)."""
+def publish(
+    producer: AIOKafkaProducer, settings: Settings
+) -> Callable[[CloudEvent[Any]], Awaitable[None]]:
+    """Send an event to the test's crm.customers.v1, keyed as customer-profile keys it (by
+    subject)."""
 
     async def send(event: CloudEvent[Any]) -> None:
         key = event.subject.encode() if event.subject else None
-        await producer.send_and_wait(CRM_CUSTOMERS, to_json_bytes(event), key=key)
+        await producer.send_and_wait(settings.customers_topic, to_json_bytes(event), key=key)
 
     return send
 
@@ -137,9 +144,44 @@ def processed(
         ids = [event.id for event in events]
 
         async def all_applied() -> bool:
-            count = await database["processed_events"].count_documents({"event_id": {"$in": ids}})
+            count = await database["processed_events"].count_documents(
+                {"event_id": {"$in": ids}, "consumer": "support_ticket.customers"}
+            )
             return count == len(ids)
 
         await eventually(all_applied)
 
     return wait_for
+
+
+Records = list[ConsumerRecord[bytes, bytes]]
+
+
+@pytest.fixture
+def read_topic(kafka_bootstrap: str) -> Callable[..., Awaitable[Records]]:
+    """Read `topic` from the beginning until `until(records)` holds, or fail at the deadline."""
+
+    async def read(
+        topic: str, until: Callable[[Records], bool], *, timeout: float = 45.0
+    ) -> Records:
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=kafka_bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        records: Records = []
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            while not until(records):
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError(f"{topic}: condition unmet after {timeout}s: {records}")
+                batch = await consumer.getmany(timeout_ms=300)
+                for partition_records in batch.values():
+                    records.extend(partition_records)
+        finally:
+            await consumer.stop()
+        return records
+
+    return read

@@ -1,21 +1,23 @@
-"""Every Kafka subscription of the support-ticket service, and what it publishes (nothing yet)."""
+"""Every Kafka subscription of the support-ticket service, and what it publishes."""
 
 from typing import Any
 
-from crm_common.asyncapi import Consumes, ServiceEvents, asyncapi_document
+from crm_common.asyncapi import Consumes, Publishes, ServiceEvents, asyncapi_document
 from crm_common.kafka import subscribe_batch
 from crm_common.runtime import MongoRuntime
 from crm_events.customer import (
     CUSTOMER_CREATED,
     CUSTOMER_ERASED,
     CUSTOMER_MERGED,
+    CUSTOMER_TICKET_ATTRIBUTED,
     CUSTOMER_UNMERGED,
     CUSTOMER_UPDATED,
 )
 from crm_events.registry import CONTRACTS
+from crm_events.ticket import TICKET_CREATED, TICKET_SOLVED, TICKET_UPDATED
 
 from support_ticket.config import Settings
-from support_ticket.customers.consumers import customer_events_handler
+from support_ticket.flows import customers_and_tickets_handler
 
 # Writes of a batch go out in one unordered bulk write: the larger the batch, the fewer round
 # trips; a batch replayed after a failure repeats writes that are safe to repeat.
@@ -31,15 +33,25 @@ def events(settings: Settings) -> ServiceEvents:
             Consumes(
                 settings.customers_topic,
                 f"{settings.consumer_group_prefix}.customers",
-                # The types `customers.events.customer_change` keeps something of.
+                # The types `customers.events.customer_change` and
+                # `tickets.consumers.followup` keep something of.
                 contracts=(
                     CUSTOMER_CREATED,
                     CUSTOMER_UPDATED,
                     CUSTOMER_MERGED,
                     CUSTOMER_UNMERGED,
                     CUSTOMER_ERASED,
+                    CUSTOMER_TICKET_ATTRIBUTED,
                 ),
-                summary="Customers, merges and erasures, into the support desk's customers",
+                summary="Customers, merges and erasures into the support desk's customers, "
+                "then attributions, merges, undos and erasures onto the tickets",
+            ),
+        ),
+        publishes=(
+            Publishes(
+                settings.tickets_topic,
+                (TICKET_CREATED, TICKET_UPDATED, TICKET_SOLVED),
+                summary="Each ticket after every change, relayed from the ticket document",
             ),
         ),
     )
@@ -62,7 +74,7 @@ def register(runtime: MongoRuntime, settings: Settings) -> None:
         runtime.broker,
         customers.topic,
         group_id=customers.group_id,
-        handler=customer_events_handler(runtime.database),
+        handler=customers_and_tickets_handler(runtime.database),
         max_records=CUSTOMERS_BATCH,
         max_attempts=settings.consumer_max_attempts,
         retry_backoff_seconds=settings.consumer_retry_backoff_seconds,

@@ -208,14 +208,15 @@ async def test_ready_when_store_and_broker_answer(client):
 
 
 async def test_metrics_count_consumed_events(
-    client, publish, processed, new_customer, customer_event
+    client, settings, publish, processed, new_customer, customer_event
 ):
     created = customer_event(**new_customer())
     await publish(created)
     await processed(created)
 
     metrics = (await client.get("/metrics")).text
-    assert 'crm_consumer_events_total{outcome="applied",topic="crm.customers.v1"}' in metrics
+    applied = f'crm_consumer_events_total{{outcome="applied",topic="{settings.customers_topic}"}}'
+    assert applied in metrics
 
 
 async def _documents_holding(database, data) -> int:

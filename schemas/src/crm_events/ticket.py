@@ -10,6 +10,10 @@ announces `crm.customer.ticket_attributed` on `crm.customers.v1`, after which th
 events name the customer. Durations are in business seconds of the ticket's SLA calendar
 (nights, weekends, holidays and the time spent waiting on the customer or a third party do not
 count). No event carries a subject line, a message body or a note.
+
+`crm.ticket.updated` covers any change; the more specific events (status changed, assigned,
+replied, solved, merged, split, an order action requested, SLA and CSAT) carry the same
+snapshot with what a reader of that change needs beside it. One change publishes one event.
 """
 
 from enum import StrEnum
@@ -20,28 +24,44 @@ from pydantic import Field
 
 from crm_events._base import ContractModel
 from crm_events.topics import CRM_TICKETS
-from crm_events.types import NonEmptyStr, OptionalText, UtcDatetime
+from crm_events.types import Currency, Money, NonEmptyStr, OptionalText, UtcDatetime
 
 __all__ = [
+    "TICKET_ACTION_REQUESTED",
+    "TICKET_ASSIGNED",
     "TICKET_CONTRACTS",
     "TICKET_CREATED",
     "TICKET_CSAT_GIVEN",
+    "TICKET_MERGED",
+    "TICKET_REPLIED",
     "TICKET_SLA_BREACHED",
     "TICKET_SLA_WARNING",
     "TICKET_SOLVED",
+    "TICKET_SPLIT",
+    "TICKET_STATUS_CHANGED",
+    "TICKET_UNMERGED",
     "TICKET_UPDATED",
+    "MessageAuthor",
+    "OrderAction",
     "SlaTarget",
+    "TicketActionRequested",
+    "TicketAssigned",
     "TicketChannel",
     "TicketCreated",
     "TicketCsatGiven",
+    "TicketMerged",
     "TicketPriority",
+    "TicketReplied",
     "TicketRequester",
     "TicketSla",
     "TicketSlaBreached",
     "TicketSlaWarning",
     "TicketSnapshot",
     "TicketSolved",
+    "TicketSplit",
     "TicketStatus",
+    "TicketStatusChanged",
+    "TicketUnmerged",
     "TicketUpdated",
 ]
 
@@ -168,6 +188,72 @@ class TicketCsatGiven(TicketSnapshot):
     """The customer rated the support they got (`csat_score`)."""
 
 
+class TicketStatusChanged(TicketSnapshot):
+    """The ticket's status changed (`status` is the new one); solving is `crm.ticket.solved`."""
+
+    previous_status: TicketStatus
+
+
+class TicketAssigned(TicketSnapshot):
+    """The ticket's assignee or group changed (`assignee_id`, `group_id` are the new ones)."""
+
+    previous_assignee_id: str | None = None
+    previous_group_id: str | None = None
+
+
+class MessageAuthor(StrEnum):
+    AGENT = "agent"
+    CUSTOMER = "customer"
+
+
+class TicketReplied(TicketSnapshot):
+    """A public message was added: an agent's reply or the customer's (never a body; internal
+    notes are no reply)."""
+
+    message_id: NonEmptyStr
+    author: MessageAuthor
+
+
+class TicketMerged(TicketSnapshot):
+    """This ticket was merged into another (`status` closed); later mail to it lands there."""
+
+    merged_into_ticket_id: NonEmptyStr
+
+
+class TicketUnmerged(TicketSnapshot):
+    """A merge of this ticket into another was undone: it is back as it was."""
+
+    previously_merged_into_ticket_id: NonEmptyStr
+
+
+class TicketSplit(TicketSnapshot):
+    """This ticket was opened by splitting a message off another one."""
+
+    split_from_ticket_id: NonEmptyStr
+    message_id: NonEmptyStr
+    """The message that moved here."""
+
+
+class OrderAction(StrEnum):
+    REFUND = "refund"
+    CANCEL = "cancel"
+    RESEND = "resend"
+
+
+class TicketActionRequested(TicketSnapshot):
+    """An agent asked, from the ticket, for an order to be refunded, cancelled or sent again:
+    for the shop's integration to carry out. The ticket marks it done when order-sync announces
+    the matching change of the order."""
+
+    action_id: NonEmptyStr
+    action: OrderAction
+    order_id: NonEmptyStr
+    """order-sync's id of the order."""
+    amount: Money | None = None
+    """For a partial refund; null: the whole order."""
+    currency: Currency | None = None
+
+
 _CREATED: dict[str, Any] = {
     "ticket_id": "d2c4e6f8-0a1b-4c3d-9e5f-6a7b8c9d0e1f",
     "number": 10042,
@@ -266,6 +352,65 @@ TICKET_CSAT_GIVEN = _contract(
     {**_SOLVED, "csat_score": 5, "updated_at": "2026-11-03T18:00:00Z", "version": 6},
 )
 
+TICKET_STATUS_CHANGED = _contract(
+    "crm.ticket.status_changed",
+    TicketStatusChanged,
+    {**_ANSWERED, "status": "pending", "version": 4, "previous_status": "open"},
+)
+TICKET_ASSIGNED = _contract(
+    "crm.ticket.assigned",
+    TicketAssigned,
+    {**_CREATED, "assignee_id": "agent-7", "version": 2, "previous_group_id": "tier-1"},
+)
+TICKET_REPLIED = _contract(
+    "crm.ticket.replied",
+    TicketReplied,
+    {**_ANSWERED, "message_id": "m-3", "author": "agent"},
+)
+TICKET_MERGED = _contract(
+    "crm.ticket.merged",
+    TicketMerged,
+    {
+        **_ANSWERED,
+        "status": "closed",
+        "version": 4,
+        "merged_into_ticket_id": "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e",
+    },
+)
+TICKET_UNMERGED = _contract(
+    "crm.ticket.unmerged",
+    TicketUnmerged,
+    {
+        **_ANSWERED,
+        "version": 5,
+        "previously_merged_into_ticket_id": "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e",
+    },
+)
+TICKET_SPLIT = _contract(
+    "crm.ticket.split",
+    TicketSplit,
+    {
+        **_CREATED,
+        "ticket_id": "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9",
+        "number": 10043,
+        "split_from_ticket_id": "d2c4e6f8-0a1b-4c3d-9e5f-6a7b8c9d0e1f",
+        "message_id": "m-5",
+    },
+)
+TICKET_ACTION_REQUESTED = _contract(
+    "crm.ticket.action_requested",
+    TicketActionRequested,
+    {
+        **_ANSWERED,
+        "version": 4,
+        "action_id": "act-1",
+        "action": "refund",
+        "order_id": "5b7f0d0c-3f1e-4f7a-9c55-2a4d3c0e9b61",
+        "amount": "12.50",
+        "currency": "USD",
+    },
+)
+
 TICKET_CONTRACTS: tuple[EventContract[Any], ...] = (
     TICKET_CREATED,
     TICKET_UPDATED,
@@ -273,4 +418,11 @@ TICKET_CONTRACTS: tuple[EventContract[Any], ...] = (
     TICKET_SLA_WARNING,
     TICKET_SLA_BREACHED,
     TICKET_CSAT_GIVEN,
+    TICKET_STATUS_CHANGED,
+    TICKET_ASSIGNED,
+    TICKET_REPLIED,
+    TICKET_MERGED,
+    TICKET_UNMERGED,
+    TICKET_SPLIT,
+    TICKET_ACTION_REQUESTED,
 )

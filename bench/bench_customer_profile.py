@@ -148,8 +148,8 @@ async def produce(bootstrap: str, topic: str, messages: Sequence[Payload]) -> No
 
 
 @contextlib.asynccontextmanager
-async def service_process(env: dict[str, str], log_path: Path) -> AsyncIterator[None]:
-    """customer-profile in a process of its own, once it is ready."""
+async def service_process(env: dict[str, str], log_path: Path) -> AsyncIterator[int]:
+    """customer-profile in a process of its own; yields its pid once it is ready."""
     base_url = f"http://127.0.0.1:{env['CUSTOMER_PROFILE_HTTP_PORT']}"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -170,7 +170,7 @@ async def service_process(env: dict[str, str], log_path: Path) -> AsyncIterator[
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"not ready after 90s; see {log_path}")
                     await asyncio.sleep(0.2)
-            yield
+            yield process.pid
         finally:
             process.terminate()
             try:
@@ -178,6 +178,12 @@ async def service_process(env: dict[str, str], log_path: Path) -> AsyncIterator[
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) process `pid` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -188,6 +194,7 @@ class Result:
     end_to_end_seconds: float
     customers: int
     merges: int
+    cpu_seconds: float = 0.0
     import_rows: int = 0
     import_seconds: float = 0.0
 
@@ -255,12 +262,14 @@ async def run_pass(
                     secrets.token_bytes(32)
                 ).decode(),
             }
-            async with service_process(env, workdir / "customer-profile.log"):
+            async with service_process(env, workdir / "customer-profile.log") as pid:
                 started = time.monotonic()
+                cpu_before = cpu_seconds(pid)
                 await produce(bootstrap, orders_topic, messages)
                 seconds, end_to_end = await wait_applied(
                     database_url, len(messages), started, timeout=max(600, len(messages) / 5)
                 )
+                cpu = cpu_seconds(pid) - cpu_before
                 import_seconds = 0.0
                 if import_rows:
                     token = issue_token(private_key.read_text(), subject="bench", roles=["admin"])
@@ -292,6 +301,7 @@ async def run_pass(
         end_to_end,
         customers,
         merges,
+        cpu,
         import_rows,
         import_seconds,
     )
@@ -340,6 +350,7 @@ def report(result: Result, *, partitions: int) -> str:
         f"| events applied/s (first to last committed) | {rate:,.1f} |",
         f"| orders/s (two events each) | {rate / 2:,.1f} |",
         f"| end to end s (first send to last applied) | {result.end_to_end_seconds:,.1f} |",
+        f"| service CPU ms/event | {1000 * result.cpu_seconds / result.events:,.2f} |",
         f"| customers | {result.customers:,} |",
         f"| merges | {result.merges:,} |",
     ]
@@ -387,6 +398,7 @@ async def main(argv: Sequence[str] | None = None) -> None:
                 "events_per_s": round(rate, 1),
                 "orders_per_s": round(rate / 2, 1),
                 "end_to_end_s": round(result.end_to_end_seconds, 1),
+                "cpu_ms_per_event": round(1000 * result.cpu_seconds / result.events, 2),
                 "customers": result.customers,
                 "merges": result.merges,
                 "import_rows_per_s": (

@@ -20,9 +20,9 @@ from customer_profile.config import Settings
 from customer_profile.consents.api import router as consents_router
 from customer_profile.consents.participants import ConsentsFollowMerges
 from customer_profile.customers.api import router as customers_router
+from customer_profile.customers.participants import MergeParticipant
 from customer_profile.customers.policy import IdentityPolicy
 from customer_profile.merges.api import router as merges_router
-from customer_profile.merges.participants import MergeParticipant
 from customer_profile.privacy.api import router as privacy_router
 from customer_profile.privacy.participants import ErasureGuard
 from customer_profile.scoring import nightly

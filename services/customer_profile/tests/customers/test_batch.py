@@ -29,10 +29,10 @@ from crm_events.registry import CONTRACTS
 from customer_profile.attributes.flows import patch_customer
 from customer_profile.attributes.schemas import CustomerPatch
 from customer_profile.customers import service
-from customer_profile.customers.batch import apply_order_events
 from customer_profile.customers.consumers import order_events_handler
 from customer_profile.customers.exceptions import NoUsableIdentity
 from customer_profile.customers.identities import IdentityKey, digest, normalise_phone
+from customer_profile.customers.ingest import apply_order_events
 from customer_profile.customers.policy import IdentityPolicy
 from customer_profile.main import MIGRATIONS, merge_participants
 from customer_profile.privacy.erasure import erase_customer

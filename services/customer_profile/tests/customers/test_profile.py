@@ -2,9 +2,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from customer_profile.customers.identities import order_identity_keys
+from customer_profile.customers.ingest import is_stale, order_row
 from customer_profile.customers.models import CustomerOrder
 from customer_profile.customers.profile import Profile, compute_profile
-from customer_profile.customers.service import is_stale, order_row
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

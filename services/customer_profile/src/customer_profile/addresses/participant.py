@@ -13,7 +13,7 @@ from customer_profile.customers.models import Customer
 
 
 class AddressesFollowMerges:
-    """A `MergeParticipant` (see `merges.participants`)."""
+    """A `MergeParticipant` (see `customers.participants`)."""
 
     async def merged(
         self,

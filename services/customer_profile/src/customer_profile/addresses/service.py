@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from customer_profile.addresses import repository
 from customer_profile.addresses.normalise import comparable, fingerprint
 from customer_profile.addresses.schemas import AddressRead
-from customer_profile.customers.memo import memo_of
 
 SHIPPING = "shipping"
 BILLING = "billing"
@@ -20,9 +19,12 @@ ACCOUNT = "account"
 FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country")
 
 
-async def record_order(*, session: AsyncSession, order: OrderSnapshot, known: bool) -> None:
+async def record_order(
+    *, session: AsyncSession, order: OrderSnapshot, known: bool, stored: set[str] | None
+) -> None:
     """Keep the order's shipping and billing addresses as of this snapshot (`known`: an earlier
-    snapshot of the order was stored, whose addresses this one may have dropped)."""
+    snapshot of the order was stored, whose addresses this one may have dropped; `stored`: the
+    kinds stored for it, when the caller knows them, kept current)."""
     rows = []
     gone = []
     for kind, address in ((SHIPPING, order.shipping_address), (BILLING, order.billing_address)):
@@ -40,10 +42,8 @@ async def record_order(*, session: AsyncSession, order: OrderSnapshot, known: bo
             }
         )
     await repository.save_order_addresses(session=session, rows=rows)
-    memo = memo_of(session)
-    stored = memo.addresses.get(order.order_id) if memo is not None else None
     if stored is not None:
-        # Known to the batch: only the kinds actually stored have anything to delete.
+        # Known to the caller: only the kinds actually stored have anything to delete.
         stored.update(kind for kind in (SHIPPING, BILLING) if kind not in gone)
         gone = [kind for kind in gone if kind in stored]
         stored.difference_update(gone)

@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from customer_profile.attributes import repository, rules
 from customer_profile.attributes.exceptions import InvalidAttributes
 from customer_profile.attributes.models import CustomerAttributes
-from customer_profile.attributes.schemas import Attributes, AttributesRead, CustomerPatch
+from customer_profile.attributes.schemas import AttributesRead, CustomerPatch
 from customer_profile.customers import events as customer_events
 from customer_profile.customers import repository as customers
 from customer_profile.customers import service as customer_service
+from customer_profile.customers.events import Attributes
 from customer_profile.privacy import repository as privacy
 from customer_profile.privacy.exceptions import CustomerGone, MergedIntoAnother
 

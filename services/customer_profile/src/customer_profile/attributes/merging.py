@@ -1,4 +1,4 @@
-"""Tags and traits follow merges (see merges/participants.py): the union of the tags, and each
+"""Tags and traits follow merges (see customers/participants.py): the union of the tags, and each
 trait key from the customer whose traits changed most recently. The merged customer keeps its
 own rows, so an undo only takes back from the survivor what the merge gave it."""
 
@@ -82,7 +82,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 class AttributesFollowMerges:
-    """A `MergeParticipant` (see `merges.participants`)."""
+    """A `MergeParticipant` (see `customers.participants`)."""
 
     async def merged(
         self,

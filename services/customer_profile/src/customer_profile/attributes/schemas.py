@@ -1,4 +1,3 @@
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Self
 
@@ -51,14 +50,3 @@ class AttributesRead(BaseModel):
     updated_at: datetime
     changed: bool
     """False when the patch left everything as it was (no new version, no event)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Attributes:
-    """A customer's tags (sorted) and traits, as the profile and customer events show them."""
-
-    tags: list[str] = field(default_factory=list)
-    traits: dict[str, Any] = field(default_factory=dict)
-
-
-NO_ATTRIBUTES = Attributes()

@@ -6,20 +6,12 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_profile.attributes import repository
-from customer_profile.attributes.schemas import Attributes
-from customer_profile.customers.memo import memo_of
+from customer_profile.customers.events import Attributes
 
 
 async def attributes_of(*, session: AsyncSession, customer_id: str) -> Attributes:
-    """The customer's tags and traits (within a batch of order events: of a customer the batch
-    holds row-locked, read once)."""
-    memo = memo_of(session)
-    if memo is not None and customer_id in memo.attributes:
-        return memo.attributes[customer_id]
-    found = (await attributes_of_many(session=session, customer_ids=[customer_id]))[customer_id]
-    if memo is not None:
-        memo.attributes[customer_id] = found
-    return found
+    """The customer's tags and traits."""
+    return (await attributes_of_many(session=session, customer_ids=[customer_id]))[customer_id]
 
 
 async def attributes_of_many(

@@ -23,7 +23,7 @@ from customer_profile.bulk.schemas import ImportReport, RowErrorRead
 from customer_profile.contacts.exceptions import NoUsableContact
 from customer_profile.contacts.schemas import Origin, Outcome
 from customer_profile.contacts.service import ingest_contact
-from customer_profile.customers.batch import MonotonicClock
+from customer_profile.customers.clock import MonotonicClock
 from customer_profile.customers.policy import DEFAULT_POLICY, IdentityPolicy
 from customer_profile.customers.resolution import ConcurrentMerge
 

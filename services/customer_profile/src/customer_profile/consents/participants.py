@@ -1,4 +1,4 @@
-"""Consents follow merges (see merges/participants.py): the survivor gets the union."""
+"""Consents follow merges (see customers/participants.py): the survivor gets the union."""
 
 from datetime import datetime
 from typing import Any

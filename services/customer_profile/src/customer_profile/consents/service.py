@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from customer_profile.consents import events, repository
 from customer_profile.consents.models import ConsentLogEntry, CustomerConsent
 from customer_profile.consents.rules import Decision, Outcome, decide
-from customer_profile.customers.memo import memo_of
 
 MERGE = "merge"
 UNMERGE = "unmerge"
@@ -48,13 +47,14 @@ async def record_decision(
     now: datetime,
     merge_id: str | None = None,
     reason: str | None = None,
+    consentless: set[str] | None = None,
 ) -> Recorded:
     """Apply `decision` when it wins over the one in force; every applied change is logged and
-    announced. The caller holds the customer's row lock."""
-    memo = memo_of(session)
+    announced. The caller holds the customer's row lock; `consentless`, when it has it, holds
+    customers it knows to have no consent row (kept current)."""
     current = (
         None
-        if memo is not None and customer_id in memo.consentless
+        if consentless is not None and customer_id in consentless
         else await repository.get_consent(
             session=session, customer_id=customer_id, channel=channel.value, purpose=purpose.value
         )
@@ -73,17 +73,23 @@ async def record_decision(
     )
     _set(consent, decision, proof=proof, now=now)
     repository.save_consent(session=session, consent=consent)
-    if memo is not None:
-        memo.consentless.discard(customer_id)
+    if consentless is not None:
+        consentless.discard(customer_id)
     _log(session, consent, merge_id=merge_id, reason=reason)
     return Recorded(outcome, consent, [events.consent_changed(consent)])
 
 
 async def apply_order(
-    *, session: AsyncSession, customer_id: str, order: OrderSnapshot, now: datetime
+    *,
+    session: AsyncSession,
+    customer_id: str,
+    order: OrderSnapshot,
+    now: datetime,
+    consentless: set[str],
 ) -> tuple[list[CloudEvent[Any]], bool]:
     """Honour the order's `accepts_marketing` as an email marketing decision with the order as
-    proof; returns the events owed and whether email marketing is granted afterwards."""
+    proof (`consentless` as `record_decision` takes it); returns the events owed and whether
+    email marketing is granted afterwards."""
     flag = ConsentStatus.GRANTED if order.customer.accepts_marketing else ConsentStatus.WITHDRAWN
     recorded = await record_decision(
         session=session,
@@ -97,6 +103,7 @@ async def apply_order(
             "order_external_id": order.external_id,
         },
         now=now,
+        consentless=consentless,
     )
     return recorded.events, _granted(recorded.consent)
 

@@ -29,7 +29,7 @@ from customer_profile.contacts import repository
 from customer_profile.contacts.exceptions import NoUsableContact
 from customer_profile.contacts.schemas import Contact, Origin
 from customer_profile.contacts.service import ingest_contact
-from customer_profile.customers.batch import MonotonicClock
+from customer_profile.customers.clock import MonotonicClock
 from customer_profile.customers.identities import normalise_email
 from customer_profile.customers.policy import DEFAULT_POLICY, IdentityPolicy
 from customer_profile.pii import keyed_digest

@@ -22,13 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_profile.attributes import flows as attribute_flows
 from customer_profile.attributes import service as attributes
-from customer_profile.attributes.schemas import NO_ATTRIBUTES, CustomerPatch, TagOperations
+from customer_profile.attributes.schemas import CustomerPatch, TagOperations
 from customer_profile.consents import service as consents
 from customer_profile.consents.models import CustomerConsent
 from customer_profile.consents.rules import Decision
 from customer_profile.contacts.exceptions import NoUsableContact
 from customer_profile.contacts.schemas import Contact, Origin, Outcome, StatedConsent
-from customer_profile.customers import events, plans, repository, resolution
+from customer_profile.customers import events, repository, resolution
+from customer_profile.customers.events import NO_ATTRIBUTES
 from customer_profile.customers.identities import (
     IdentityGuard,
     IdentityKey,
@@ -38,6 +39,7 @@ from customer_profile.customers.identities import (
 from customer_profile.customers.models import Customer
 from customer_profile.customers.policy import DEFAULT_POLICY, IdentityPolicy
 from customer_profile.customers.profile import Profile, compute_profile
+from customer_profile.merges import plans
 from customer_profile.scoring import service as scoring
 from customer_profile.search import indexing
 from customer_profile.timeline import service as timeline

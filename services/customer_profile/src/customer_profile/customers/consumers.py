@@ -7,7 +7,7 @@ from crm_common.kafka import BatchHandler, Rejections
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from customer_profile.customers import batch
+from customer_profile.customers import ingest
 from customer_profile.customers.policy import DEFAULT_POLICY, IdentityPolicy
 
 ORDER_EVENTS = Counter(
@@ -27,7 +27,7 @@ def order_events_handler(
         """Attribute a batch of crm.orders.v1 orders to their customers in one transaction, as
         if one at a time; returns the events that cannot be applied, with why."""
         async with transaction(sessions) as session:
-            outcome = await batch.apply_order_events(
+            outcome = await ingest.apply_order_events(
                 session=session, events=events, customers_topic=customers_topic, policy=policy
             )
         for name, count in outcome.outcomes.items():

@@ -1,6 +1,7 @@
 """Customers to and from the event contracts of `crm.customers.v1`."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from crm_common.envelope import CloudEvent
@@ -18,11 +19,21 @@ from crm_events.customer import (
     IdentityKind,
 )
 
-from customer_profile.attributes.schemas import Attributes
 from customer_profile.customers.identities import PRIORITY
 from customer_profile.customers.models import Customer, CustomerIdentity, CustomerOrder
 
 SOURCE = "customer-profile"
+
+
+@dataclass(frozen=True, slots=True)
+class Attributes:
+    """A customer's tags (sorted) and traits, as the profile and customer events show them."""
+
+    tags: list[str] = field(default_factory=list)
+    traits: dict[str, Any] = field(default_factory=dict)
+
+
+NO_ATTRIBUTES = Attributes()
 
 
 def identity(row: CustomerIdentity) -> Identity:

@@ -6,7 +6,7 @@ from typing import Self
 
 from customer_profile.config import Settings
 from customer_profile.customers.identities import DEFAULT_GUARD, IdentityGuard
-from customer_profile.merges.participants import MergeParticipant
+from customer_profile.customers.participants import MergeParticipant
 
 DEFAULT_SHARED_IDENTITY_LIMIT = 3
 

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_profile.customers import repository
 from customer_profile.customers.identities import IdentityKey, digest, stronger_partner
-from customer_profile.customers.memo import memo_of
 from customer_profile.customers.models import Customer, CustomerOrder
+from customer_profile.customers.state import CustomerBatch
 
 _LOCK_ROUNDS = 5
 
@@ -113,10 +113,14 @@ class Resolved:
 
 
 async def shared_keys(
-    *, session: AsyncSession, keys: Sequence[IdentityKey], limit: int
+    *,
+    session: AsyncSession,
+    keys: Sequence[IdentityKey],
+    limit: int,
+    batch: CustomerBatch | None = None,
 ) -> frozenset[IdentityKey]:
-    """The keys that, with this order, have been seen with more than `limit` people."""
-    memo = memo_of(session)
+    """The keys that, with this order, have been seen with more than `limit` people (within a
+    batch of order events: as `batch` knows them)."""
     shared = set()
     for key in keys:
         if key.rank == 0:
@@ -124,7 +128,7 @@ async def shared_keys(
         partner = stronger_partner(keys, key)
         identity = digest(key)
         excluding = digest(partner) if partner is not None else None
-        known = memo.partners.get(identity) if memo is not None else None
+        known = batch.partners.get(identity) if batch is not None else None
         if known is not None:
             others = min(len(known - {excluding}), limit + 1)
         else:
@@ -137,17 +141,21 @@ async def shared_keys(
 
 
 async def record_sightings(
-    *, session: AsyncSession, keys: Sequence[IdentityKey], at: datetime
+    *,
+    session: AsyncSession,
+    keys: Sequence[IdentityKey],
+    at: datetime,
+    batch: CustomerBatch | None = None,
 ) -> None:
-    """Remember which stronger identity each of the order's identities came with."""
+    """Remember which stronger identity each of the order's identities came with (within a
+    batch of order events: in `batch`, written at its end)."""
     pairs = []
     for key in keys:
         partner = stronger_partner(keys, key)
         if partner is not None:
             pairs.append((digest(key), digest(partner)))
-    memo = memo_of(session)
-    if memo is not None and all(identity in memo.partners for identity, _ in pairs):
-        memo.see(pairs, at)
+    if batch is not None and all(identity in batch.partners for identity, _ in pairs):
+        batch.see(pairs, at)
     else:
         await repository.add_sightings(session=session, pairs=pairs, at=at)
 
@@ -158,13 +166,14 @@ async def resolve_order(
     keys: Sequence[IdentityKey],
     stored: CustomerOrder | None,
     shared: frozenset[IdentityKey],
+    batch: CustomerBatch | None = None,
 ) -> Resolved:
     """Lock every customer the order points at, then plan with the identities as they are once
-    no one else can move them (merges lock both customers first)."""
-    memo = memo_of(session)
-    held = memo.locked if memo is not None else set()
+    no one else can move them (merges lock both customers first); `batch` holds what a batch of
+    order events knows of them."""
+    held = batch.locked if batch is not None else set()
     locked: dict[str, Customer] = {}
-    owners = memo.owners_of(keys) if memo is not None else None
+    owners = batch.owners_of(keys) if batch is not None else None
     if owners is None:
         owners = await repository.identity_owners(session=session, keys=keys)
     for _ in range(_LOCK_ROUNDS):
@@ -192,6 +201,6 @@ async def resolve_order(
         # cannot have moved since; otherwise read them again under the new locks.
         if not set(missing) <= held:
             owners = await repository.identity_owners(session=session, keys=keys)
-            if memo is not None:
-                memo.reread(keys, owners)
+            if batch is not None:
+                batch.reread(keys, owners)
     raise ConcurrentMerge("the order's customers kept changing while they were locked")

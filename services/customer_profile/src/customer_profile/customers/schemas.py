@@ -8,7 +8,7 @@ from crm_events.customer import IdentityKind
 from pydantic import BaseModel
 
 from customer_profile.addresses.schemas import AddressRead
-from customer_profile.attributes.schemas import Attributes
+from customer_profile.customers.events import Attributes
 from customer_profile.customers.models import Customer, CustomerIdentity
 from customer_profile.scoring.rules import LifecycleStage, ValueTier
 from customer_profile.scoring.schemas import ProfileScores, RfmRead

@@ -20,8 +20,8 @@ from customer_profile.attributes import service as attributes
 from customer_profile.customers import events as customer_events
 from customer_profile.customers import repository as customers
 from customer_profile.customers.identities import IdentityKey, resolve
-from customer_profile.customers.memo import memo_of
 from customer_profile.customers.models import Customer, CustomerOrder
+from customer_profile.customers.participants import MergeParticipant
 from customer_profile.customers.profile import compute_profile
 from customer_profile.merges import events, repository, rules
 from customer_profile.merges.exceptions import (
@@ -31,7 +31,6 @@ from customer_profile.merges.exceptions import (
     UndoBlocked,
 )
 from customer_profile.merges.models import MergeLogEntry
-from customer_profile.merges.participants import MergeParticipant
 from customer_profile.merges.snapshots import (
     identities_json,
     identity_json,
@@ -72,8 +71,6 @@ async def merge_customers(
     await repository.move_identities(
         session=session, from_id=merged.customer_id, to_id=survivor.customer_id
     )
-    if (memo := memo_of(session)) is not None:
-        memo.merged(survivor.customer_id, merged.customer_id)
     await repository.move_orders(
         session=session, from_id=merged.customer_id, to_id=survivor.customer_id
     )

@@ -1,4 +1,4 @@
-"""Erased customers take part in no merge and no undo (see merges/participants.py)."""
+"""Erased customers take part in no merge and no undo (see customers/participants.py)."""
 
 from typing import Any
 

@@ -6,11 +6,11 @@ from crm_events.order import OrderSnapshot
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_profile.customers import repository as customers
-from customer_profile.customers.memo import memo_of
 from customer_profile.customers.models import Customer, CustomerOrder
 from customer_profile.customers.profile import compute_profile
 from customer_profile.privacy import repository
 from customer_profile.scoring import service as scoring
+from customer_profile.scoring.service import ScoringBatch
 
 STATISTICS = ("orders_count", "total_spent", "currency", "first_order_at", "last_order_at")
 
@@ -23,15 +23,20 @@ class ErasedWhileResolving(RuntimeError):
         super().__init__(f"customer {customer_id} was erased while order {order_id} was applied")
 
 
-async def erased_at(*, session: AsyncSession, customer_id: str) -> datetime | None:
-    """When the customer (row-locked by the caller) was erased; None when it was not."""
-    memo = memo_of(session)
-    if memo is not None and customer_id in memo.erasures:
-        return memo.erasures[customer_id]
+async def erased_at(
+    *,
+    session: AsyncSession,
+    customer_id: str,
+    known: dict[str, datetime | None] | None = None,
+) -> datetime | None:
+    """When the customer (row-locked by the caller) was erased; None when it was not. `known`
+    holds what the caller read of row-locked customers already, and learns this one."""
+    if known is not None and customer_id in known:
+        return known[customer_id]
     erasure = await repository.get_erasure(session=session, customer_id=customer_id)
     at = erasure.erased_at if erasure is not None else None
-    if memo is not None:
-        memo.erasures[customer_id] = at
+    if known is not None:
+        known[customer_id] = at
     return at
 
 
@@ -42,17 +47,18 @@ async def absorbed(
     stored: CustomerOrder | None,
     order: OrderSnapshot,
     now: datetime,
+    erasures: dict[str, datetime | None] | None = None,
+    scores: ScoringBatch | None = None,
 ) -> bool:
     """Whether `order` belongs to the erased (and row-locked) `customer` and was applied to its
     tombstone: the order's amounts and state only (statistics and RFM), with no contact data, no
     identity, no timeline entry and no event, so the figures stay whole and the erased person is
-    not revived."""
-    if await erased_at(session=session, customer_id=customer.customer_id) is None:
+    not revived. `erasures` as `erased_at` takes them; within a batch of order events the
+    scores are kept in the batch's `scores`."""
+    if await erased_at(session=session, customer_id=customer.customer_id, known=erasures) is None:
         return False
     if stored is None:
         raise ErasedWhileResolving(customer.customer_id, order.order_id)
-    if (memo := memo_of(session)) is not None:
-        memo.orders_of.pop(customer.customer_id, None)  # changed below, past the memo
     stored.placed_at = order.placed_at
     stored.currency = order.currency
     stored.net_paid = order.net_paid
@@ -70,5 +76,10 @@ async def absorbed(
     if changed:
         customer.version += 1
         customer.updated_at = now
-    await scoring.refresh(session=session, customer_ids=[customer.customer_id], now=now)
+    if scores is None:
+        await scoring.refresh(session=session, customer_ids=[customer.customer_id], now=now)
+    else:
+        await scoring.refresh_in_batch(
+            session=session, batch=scores, customer_ids=[customer.customer_id], now=now
+        )
     return True

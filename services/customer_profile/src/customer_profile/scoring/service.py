@@ -2,12 +2,12 @@
 the scores a profile shows."""
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_profile.customers import repository as customers
-from customer_profile.customers.memo import BatchMemo, memo_of
 from customer_profile.customers.models import Customer
 from customer_profile.scoring import incremental, repository
 from customer_profile.scoring.incremental import Boundaries, CountedOrder, Scored
@@ -16,43 +16,57 @@ from customer_profile.scoring.rules import ScoringRules
 from customer_profile.scoring.schemas import ProfileScores, RecomputeRead, RfmRead
 
 
+@dataclass
+class ScoringBatch:
+    """The RFM rows of the customers a batch of order events holds row-locked, kept as the
+    batch changes them and written at its end (`write_batch`)."""
+
+    locked: bool = False
+    """Whether the batch's transaction holds the shared scoring lock (held until it ends)."""
+    boundaries: dict[tuple[str, str], Boundaries] | None = None
+    """The RFM boundaries per (store, currency), read under the scoring lock."""
+    rfm: dict[str, dict[str, Scored]] = field(default_factory=dict)
+    """Per customer: its RFM rows per store, as they stand."""
+    stored: dict[str, set[str]] = field(default_factory=dict)
+    """Per customer of `rfm`: the stores of its rows in the database before the batch."""
+    changed: set[tuple[str, str]] = field(default_factory=set)
+    """The (customer, store) rows of `rfm` the batch changed."""
+
+    def created(self, customer_id: str) -> None:
+        """A customer the batch just created: without RFM rows."""
+        self.rfm[customer_id] = {}
+        self.stored[customer_id] = set()
+
+
 async def refresh(
-    *,
-    session: AsyncSession,
-    customer_ids: Sequence[str],
-    now: datetime | None = None,
-    orders: Mapping[str, Sequence[CountedOrder]] | None = None,
+    *, session: AsyncSession, customer_ids: Sequence[str], now: datetime | None = None
 ) -> None:
     """Re-score the customers whose orders just changed, in the caller's transaction: exact
     figures, scores against their stores' boundaries from the last batch (approximate until the
-    next batch moves the boundaries). `orders` holds the orders of some of them, when the
-    caller has them.
-
-    Within a batch of order events (customers row-locked by it) the rows are kept in the
-    batch's memo and written at its end (`write_batch`)."""
+    next batch moves the boundaries)."""
     ids = list(dict.fromkeys(customer_ids))
-    memo = memo_of(session)
-    if memo is None:
-        await repository.refresh(session=session, customer_ids=ids, now=now or _now())
-        return
-    await _in_memo(session, memo, ids, now=now or _now(), orders=orders or {})
+    await repository.refresh(session=session, customer_ids=ids, now=now or _now())
 
 
-async def _in_memo(
-    session: AsyncSession,
-    memo: BatchMemo,
-    customer_ids: Sequence[str],
+async def refresh_in_batch(
     *,
+    session: AsyncSession,
+    batch: ScoringBatch,
+    customer_ids: Sequence[str],
     now: datetime,
-    orders: Mapping[str, Sequence[CountedOrder]],
+    orders: Mapping[str, Sequence[CountedOrder]] | None = None,
 ) -> None:
-    boundaries = await lock_batch(session=session, memo=memo)
-    await load_batch(session=session, memo=memo, customer_ids=customer_ids)
-    for customer_id in customer_ids:
+    """`refresh` within a batch of order events (customers row-locked by it), from the orders
+    in hand (`orders` holds those of some of them) into `batch`: the same figures and scores."""
+    ids = list(dict.fromkeys(customer_ids))
+    orders = orders or {}
+    boundaries = await lock_batch(session=session, batch=batch)
+    await load_batch(session=session, batch=batch, customer_ids=ids)
+    for customer_id in ids:
         held = orders.get(customer_id)
         if held is None:
             held = await customers.order_facts_of(session=session, customer_id=customer_id)
-        current = memo.rfm[customer_id]
+        current = batch.rfm[customer_id]
         fresh: dict[str, Scored] = {}
         for store_id, figures in incremental.figures(held, boundaries).items():
             kept = current.get(store_id)
@@ -60,48 +74,48 @@ async def _in_memo(
                 fresh[store_id] = kept
             else:
                 fresh[store_id] = Scored(figures, repository.INCREMENTAL, now)
-                memo.rfm_changed.add((customer_id, store_id))
-        memo.rfm[customer_id] = fresh
+                batch.changed.add((customer_id, store_id))
+        batch.rfm[customer_id] = fresh
 
 
 async def lock_batch(
-    *, session: AsyncSession, memo: BatchMemo
+    *, session: AsyncSession, batch: ScoringBatch
 ) -> dict[tuple[str, str], Boundaries]:
     """Hold off the exact batch until the batch's transaction ends, then read the boundaries it
     left (which no one can change before then)."""
-    if not memo.scoring_locked:
+    if not batch.locked:
         await repository.lock_shared(session=session)
-        memo.scoring_locked = True
-    if memo.boundaries is None:
-        memo.boundaries = await repository.boundaries(session=session)
-    return memo.boundaries
+        batch.locked = True
+    if batch.boundaries is None:
+        batch.boundaries = await repository.boundaries(session=session)
+    return batch.boundaries
 
 
 async def load_batch(
-    *, session: AsyncSession, memo: BatchMemo, customer_ids: Sequence[str]
+    *, session: AsyncSession, batch: ScoringBatch, customer_ids: Sequence[str]
 ) -> None:
     """Read the RFM rows of those of `customer_ids` (row-locked by the batch, and under the
-    scoring lock) that the memo does not hold yet."""
-    missing = [customer_id for customer_id in customer_ids if customer_id not in memo.rfm]
+    scoring lock) that `batch` does not hold yet."""
+    missing = [customer_id for customer_id in customer_ids if customer_id not in batch.rfm]
     for customer_id, rows in (
         await repository.scored_of(session=session, customer_ids=missing)
     ).items():
-        memo.rfm[customer_id] = rows
-        memo.rfm_stored[customer_id] = set(rows)
+        batch.rfm[customer_id] = rows
+        batch.stored[customer_id] = set(rows)
 
 
-async def write_batch(*, session: AsyncSession, memo: BatchMemo) -> None:
+async def write_batch(*, session: AsyncSession, batch: ScoringBatch) -> None:
     """Write the RFM rows a batch changed, and delete those it left without orders."""
     rows = [
-        (customer_id, store_id, memo.rfm[customer_id][store_id])
-        for customer_id, store_id in sorted(memo.rfm_changed)
-        if store_id in memo.rfm[customer_id]
+        (customer_id, store_id, batch.rfm[customer_id][store_id])
+        for customer_id, store_id in sorted(batch.changed)
+        if store_id in batch.rfm[customer_id]
     ]
     gone = [
         (customer_id, store_id)
-        for customer_id, stores in sorted(memo.rfm_stored.items())
+        for customer_id, stores in sorted(batch.stored.items())
         for store_id in sorted(stores)
-        if store_id not in memo.rfm[customer_id]
+        if store_id not in batch.rfm[customer_id]
     ]
     await repository.save_scored(session=session, rows=rows, gone=gone)
 

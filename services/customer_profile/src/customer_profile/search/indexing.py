@@ -1,5 +1,5 @@
 """Keeping the names blind index current wherever names change: an order sets them
-(`customers.service`), a merge or its undo moves them (the participant below), erasure blanks
+(`customers.ingest`), a merge or its undo moves them (the participant below), erasure blanks
 them, an import brings them (`index_customers`)."""
 
 from collections.abc import Sequence
@@ -40,7 +40,7 @@ async def forget(*, session: AsyncSession, customer_ids: Sequence[str]) -> None:
 
 
 class NamesFollowMerges:
-    """A `MergeParticipant` (see `merges.participants`): a merge may give the survivor the merged
+    """A `MergeParticipant` (see `customers.participants`): a merge may give the survivor the merged
     customer's names, and its undo gives both their own back. A merged customer is never
     searched, so it keeps no terms until an undo makes it a customer of its own again."""
 

@@ -9,10 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_profile.customers.models import Customer
 from customer_profile.timeline import repository, service
+from customer_profile.timeline.service import TimelineBatch
 
 
 class TimelineFollowsMerges:
-    """A `MergeParticipant` (see `merges.participants`)."""
+    """A `MergeParticipant` (see `customers.participants`); within a batch of order events, bound
+    to the batch's timeline (`batch`), whose held entries it writes before moving any."""
+
+    def __init__(self, batch: TimelineBatch | None = None) -> None:
+        self.batch = batch
 
     async def merged(
         self,
@@ -23,7 +28,8 @@ class TimelineFollowsMerges:
         merge_id: str,
         now: datetime,  # noqa: ARG002  (the protocol's signature)
     ) -> list[CloudEvent[Any]]:
-        await service.write_held_entries(session=session)
+        if self.batch is not None:
+            await service.write_held_entries(session=session, batch=self.batch)
         await repository.repoint(
             session=session,
             from_customer=merged.customer_id,

@@ -1,7 +1,7 @@
 """The timeline rules: whose each event is, what it adds, and how a page of it is read."""
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +19,6 @@ from customer_profile.customers.identities import (
     digest,
     resolve,
 )
-from customer_profile.customers.memo import memo_of
 from customer_profile.customers.models import CustomerIdentity
 from customer_profile.privacy import repository as privacy
 from customer_profile.timeline import activity, cursors, repository
@@ -44,34 +43,60 @@ class Applied:
             self.outcomes[outcome] += events
 
 
+@dataclass
+class TimelineBatch:
+    """What a batch of order events knows of the timeline: the pending activity that may concern
+    its customers, and the entries it holds back."""
+
+    pending_scope: set[str] = field(default_factory=set)
+    """The identity digests any customer of the batch can hold: those of its orders and every one
+    held by a customer that one of them, or one of its orders, points at."""
+    pending: set[str] = field(default_factory=set)
+    """Those of `pending_scope` that pending activity names (expired or not: the nightly job
+    drops what expired, and attaching takes only what has not)."""
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    """Timeline entries (`repository.entry_row`) not written yet: written together before
+    anything else touches the timeline, and at the end of the batch."""
+
+    def nothing_pending(self, digests: Iterable[str]) -> bool:
+        """Whether no pending activity names any of `digests` (False when unsure)."""
+        wanted = set(digests)
+        return wanted <= self.pending_scope and not wanted & self.pending
+
+
+async def load_batch(*, session: AsyncSession, digests: Iterable[str]) -> TimelineBatch:
+    """The timeline's part of a batch whose customers can hold the identities `digests`."""
+    scope = set(digests)
+    return TimelineBatch(
+        scope, await repository.pending_naming(session=session, digests=list(scope))
+    )
+
+
 async def record_order_event(
     *,
     session: AsyncSession,
+    batch: TimelineBatch,
     customer_id: str,
     order: OrderSnapshot,
-    now: datetime | None = None,
-    identities: Sequence[CustomerIdentity] | None = None,
+    now: datetime,
+    identities: Sequence[CustomerIdentity],
 ) -> None:
     """Add the milestones `order` has reached to its customer's timeline (each once, however
-    often or in whatever order its snapshots arrive), and attach the storefront activity that
-    was waiting for any of the customer's identities (`identities`, when the caller has them)."""
-    now = now or _now()
-    drafts = order_drafts(order)
-    if (memo := memo_of(session)) is not None:
-        memo.entries += [repository.entry_row(d, customer_id=customer_id, now=now) for d in drafts]
-    else:
-        await repository.add_entries(
-            session=session, entries=[(customer_id, d) for d in drafts], now=now
-        )
-    await attach_pending(session=session, customer_id=customer_id, now=now, identities=identities)
+    often or in whatever order its snapshots arrive; held back in `batch`), and attach the
+    storefront activity that was waiting for any of the customer's `identities`."""
+    batch.entries += [
+        repository.entry_row(d, customer_id=customer_id, now=now) for d in order_drafts(order)
+    ]
+    await attach_pending(
+        session=session, customer_id=customer_id, now=now, identities=identities, batch=batch
+    )
 
 
-async def write_held_entries(*, session: AsyncSession) -> None:
-    """Write the entries a batch of order events holds back (see `BatchMemo.entries`), so that
-    what follows sees them in the order they were made."""
-    memo = memo_of(session)
-    if memo is not None and memo.entries:
-        rows, memo.entries = memo.entries, []
+async def write_held_entries(*, session: AsyncSession, batch: TimelineBatch) -> None:
+    """Write the entries `batch` holds back, so that what follows sees them in the order they
+    were made."""
+    if batch.entries:
+        rows, batch.entries = batch.entries, []
         await repository.add_entry_rows(session=session, rows=rows)
 
 
@@ -81,6 +106,7 @@ async def attach_pending(
     customer_id: str,
     now: datetime | None = None,
     identities: Sequence[CustomerIdentity] | None = None,
+    batch: TimelineBatch | None = None,
 ) -> int:
     """Move the unexpired pending activity naming any identity of the customer (all of them in
     `identities`, when the caller has them) onto their timeline; call it wherever identities are
@@ -89,10 +115,10 @@ async def attach_pending(
     if identities is None:
         identities = await customers.identities_of(session=session, customer_id=customer_id)
     digests = [digest(customers.key_of(row)) for row in identities]
-    memo = memo_of(session)
-    if memo is not None and memo.nothing_pending(digests):
-        return 0
-    await write_held_entries(session=session)
+    if batch is not None:
+        if batch.nothing_pending(digests):
+            return 0
+        await write_held_entries(session=session, batch=batch)
     drafts = await repository.take_pending(session=session, digests=digests, now=now)
     return await repository.add_entries(
         session=session, entries=[(customer_id, d) for d in drafts], now=now

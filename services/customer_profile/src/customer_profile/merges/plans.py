@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_profile.customers import repository, resolution
 from customer_profile.customers.identities import IdentityKey
-from customer_profile.customers.memo import memo_of
 from customer_profile.customers.models import Customer, CustomerIdentity
+from customer_profile.customers.participants import MergeParticipant
 from customer_profile.customers.policy import IdentityPolicy
+from customer_profile.customers.state import CustomerBatch
 from customer_profile.merges import service as merges
 from customer_profile.merges import suggestions
 
@@ -35,10 +36,13 @@ async def carry_out(
     order_id: str | None,
     now: datetime,
     policy: IdentityPolicy,
+    participants: Sequence[MergeParticipant] | None = None,
+    batch: CustomerBatch | None = None,
 ) -> CarriedOut:
     """Merge into `customer` (the plan's target, or the one just created for it), suggest the
     merges the shared identities hold back, remember the sightings and link the new identities
-    (brought by `order_id`, None for a contact)."""
+    (brought by `order_id`, None for a contact). `participants` replace the policy's where given;
+    `batch` is what a batch of order events knows of its customers, kept current."""
     plan = resolved.plan
     outgoing: list[CloudEvent[Any]] = []
     for planned in plan.merges:
@@ -50,9 +54,11 @@ async def carry_out(
             reason=merges.IDENTITY,
             identity=planned.identity,
             now=now,
-            participants=policy.participants,
+            participants=policy.participants if participants is None else participants,
         )
         outgoing.extend(merge.events)
+        if batch is not None:
+            batch.merged(customer.customer_id, planned.merged_id)
     for suggestion in plan.suggestions:
         await suggestions.suggest(
             session=session,
@@ -60,7 +66,7 @@ async def carry_out(
             identity=suggestion.identity,
             now=now,
         )
-    await resolution.record_sightings(session=session, keys=keys, at=now)
+    await resolution.record_sightings(session=session, keys=keys, at=now, batch=batch)
     links = [
         repository.identity_row(
             key, customer_id=customer.customer_id, linked_at=now, order_id=order_id
@@ -69,6 +75,6 @@ async def carry_out(
     ]
     for link in links:
         repository.add_identity(session=session, identity=link)
-    if (memo := memo_of(session)) is not None:
-        memo.linked(customer.customer_id, links)
+    if batch is not None:
+        batch.linked(customer.customer_id, links)
     return CarriedOut(outgoing, links)

@@ -1,4 +1,5 @@
-"""The analytics service: order facts, KPIs and predicted customer lifetime value."""
+"""The analytics service: order facts, sales roll-ups and reports, KPIs and predicted customer
+lifetime value."""
 
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from analytics.config import Settings
 from analytics.kpis.api import router as kpis_router
 from analytics.predictions.api import customers_router, models_router
 from analytics.predictions.refresh import Refitter
+from analytics.reports.api import router as reports_router
+from analytics.stores.api import router as stores_router
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -26,7 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings,
         title="analytics",
         lifespan=refitter.periodic.around(runtime.lifespan),
-        routers=[kpis_router, models_router, customers_router],
+        routers=[kpis_router, reports_router, stores_router, models_router, customers_router],
         readiness=runtime.readiness,
         access=ACCESS,
         asyncapi=worker.asyncapi(settings),

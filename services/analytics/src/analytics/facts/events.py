@@ -8,6 +8,7 @@ from crm_events.customer import CustomerOrderAttributed
 from crm_events.order import OrderSnapshot
 
 from analytics.facts.models import OrderFact
+from analytics.rollups.entries import OrderEntries, order_entries
 
 ORDER_EVENT_PREFIX = "crm.order."
 ORDER_ATTRIBUTED = "crm.customer.order_attributed"
@@ -33,10 +34,14 @@ class FactRow(NamedTuple):
     customer_ref: str | None
     version: int
     updated_at: datetime
+    counted: bool
+    net_sales: Decimal
 
 
-def fact_row(snapshot: OrderSnapshot) -> FactRow:
-    """The fact of an order snapshot; contact details and lines are left behind on purpose."""
+def fact_row(snapshot: OrderSnapshot, entries: OrderEntries | None = None) -> FactRow:
+    """The fact of an order snapshot (whose `entries` are given when already computed);
+    contact details are left behind on purpose."""
+    entries = entries or order_entries(snapshot)
     return FactRow(
         order_id=snapshot.order_id,
         store_id=snapshot.store_id,
@@ -51,6 +56,8 @@ def fact_row(snapshot: OrderSnapshot) -> FactRow:
         version=snapshot.version,
         # The contract fills updated_at from placed_at when the shop left it out.
         updated_at=snapshot.updated_at or snapshot.placed_at,
+        counted=entries.counted,
+        net_sales=entries.net_sales,
     )
 
 

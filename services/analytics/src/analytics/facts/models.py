@@ -24,6 +24,8 @@ class OrderFact(SQLModel, table=True):
                 "customer_ref",
             ],
         ),
+        # Finding every order of a buyer not yet attributed, to recount that buyer.
+        Index("ix_order_facts_store_id_customer_ref", "store_id", "customer_ref"),
     )
 
     order_id: str = Field(primary_key=True)
@@ -37,6 +39,10 @@ class OrderFact(SQLModel, table=True):
     )
     total: Decimal = Field(sa_column=Column(Numeric, nullable=False))
     net_paid: Decimal = Field(sa_column=Column(Numeric, nullable=False))
+    counted: bool
+    """Whether the order counts in sales: all but those voided (cancelled before payment)."""
+    net_sales: Decimal = Field(sa_column=Column(Numeric, nullable=False))
+    """Gross sales less discounts and returns so far (`rollups/entries.py`)."""
     customer_ref: str | None = None
     """The shop's own customer id: who bought it while customer-profile has not attributed it."""
     customer_id: str | None = Field(default=None, index=True)

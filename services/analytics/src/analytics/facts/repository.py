@@ -38,6 +38,8 @@ _FACT_TYPES = (
     "text",
     "integer",
     "timestamptz",
+    "boolean",
+    "numeric",
 )
 _FACT_COLUMNS = (*FactRow._fields, "customer_id")
 _FACT_ARRAYS = [*_FACT_TYPES, "text"]
@@ -48,7 +50,7 @@ _UPSERT_FACTS = text(
     + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(_FACT_COLUMNS, _FACT_ARRAYS, strict=True))
     + ") ON CONFLICT (order_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _FACT_COLUMNS if c != "order_id")
-    + " WHERE order_facts.version < excluded.version"
+    + " WHERE order_facts.version < excluded.version RETURNING order_id"
 )
 # A later attribution of an order (by time) replaces an earlier one; returns those stored.
 _UPSERT_ATTRIBUTIONS = text(
@@ -63,7 +65,9 @@ _UPSERT_ATTRIBUTIONS = text(
 _SET_FACT_CUSTOMERS = text(
     "UPDATE order_facts SET customer_id = given.customer_id "
     "FROM unnest(CAST(:order_id AS text[]), CAST(:customer_id AS text[])) "
-    "AS given(order_id, customer_id) WHERE order_facts.order_id = given.order_id"
+    "AS given(order_id, customer_id) WHERE order_facts.order_id = given.order_id "
+    "AND order_facts.customer_id IS DISTINCT FROM given.customer_id "
+    "RETURNING order_facts.order_id"
 )
 # `= ANY(array)` rather than `IN (...)`: one statement, prepared once, whatever the batch's size.
 _SURVIVORS = text(
@@ -119,17 +123,18 @@ async def attributed_customers(
 
 async def upsert_facts_if_newer(
     *, session: AsyncSession, facts: Sequence[FactRow], customers: Mapping[str, str]
-) -> None:
+) -> set[str]:
     """Insert each fact, or overwrite the stored one only when the row carries a newer version;
     `customers` gives the orders' customers (an order missing there has none). One row per
-    order: a statement cannot touch a row twice."""
+    order: a statement cannot touch a row twice. Returns the orders written."""
     if not facts:
-        return
+        return set()
     values: dict[str, Sequence[Any]] = dict(
         zip(FactRow._fields, zip(*facts, strict=True), strict=True)
     )
     values["customer_id"] = [customers.get(fact.order_id) for fact in facts]
-    await session.execute(_UPSERT_FACTS, values)
+    written = await session.execute(_UPSERT_FACTS, values)
+    return set(written.scalars())
 
 
 async def upsert_attributions_if_newer(
@@ -146,13 +151,15 @@ async def upsert_attributions_if_newer(
     return dict(stored.all())
 
 
-async def set_fact_customers(*, session: AsyncSession, customers: Mapping[str, str]) -> None:
-    """Give the stored facts of these orders their customer."""
-    if customers:
-        await session.execute(
-            _SET_FACT_CUSTOMERS,
-            {"order_id": list(customers), "customer_id": list(customers.values())},
-        )
+async def set_fact_customers(*, session: AsyncSession, customers: Mapping[str, str]) -> list[str]:
+    """Give the stored facts of these orders their customer; returns the facts changed."""
+    if not customers:
+        return []
+    changed = await session.execute(
+        _SET_FACT_CUSTOMERS,
+        {"order_id": list(customers), "customer_id": list(customers.values())},
+    )
+    return list(changed.scalars())
 
 
 async def claim_events(
@@ -186,24 +193,29 @@ async def forget_merge(*, session: AsyncSession, merged_id: str) -> None:
     await session.execute(delete(_merges).where(_merges.c.merged_id == merged_id))
 
 
-async def repoint_customer(*, session: AsyncSession, old_id: str, new_id: str) -> None:
-    """The attributions and facts that name `old_id` name `new_id`. Merges of other customers
-    into `old_id` stay as they are: they reach `new_id` through `old_id`'s own merge."""
+async def repoint_customer(*, session: AsyncSession, old_id: str, new_id: str) -> list[str]:
+    """The attributions and facts that name `old_id` name `new_id`; returns the facts changed.
+    Merges of other customers into `old_id` stay as they are: they reach `new_id` through
+    `old_id`'s own merge."""
     await session.execute(
         update(_attributions)
         .where(_attributions.c.customer_id == old_id)
         .values(customer_id=new_id)
     )
-    await session.execute(
-        update(_facts).where(_facts.c.customer_id == old_id).values(customer_id=new_id)
+    changed = await session.execute(
+        update(_facts)
+        .where(_facts.c.customer_id == old_id)
+        .values(customer_id=new_id)
+        .returning(_facts.c.order_id)
     )
+    return list(changed.scalars())
 
 
 async def reattribute(
     *, session: AsyncSession, order_ids: Sequence[str], customer_id: str, not_after: datetime
 ) -> list[str]:
     """Give the orders' attributions and facts to `customer_id`, except the orders attributed
-    anew after `not_after`; returns the orders given."""
+    anew after `not_after`; returns the orders given (whose facts changed, if stored)."""
     moved = await session.execute(
         update(_attributions)
         .where(_attributions.c.order_id.in_(order_ids), _attributions.c.attributed_at <= not_after)

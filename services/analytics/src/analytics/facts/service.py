@@ -41,6 +41,8 @@ from analytics.facts.events import (
     fact_row,
 )
 from analytics.facts.survivors import Locks, follow_merges
+from analytics.rollups import service as rollups
+from analytics.rollups.entries import OrderEntries, order_entries
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +76,8 @@ class OrderBatch:
     outcome: Outcome
     facts: dict[str, FactRow]
     """Each order's newest version in the batch, by order id."""
+    entries: dict[str, OrderEntries]
+    """What each of those versions contributes to the roll-ups."""
     locks: Locks = field(default_factory=Locks)
     customers: dict[str, str] = field(default_factory=dict)
     """The customer of each attributed order, merges followed (filled by `resolve_customers`)."""
@@ -104,6 +108,8 @@ class CustomerBatch:
     events: list[CustomerEvent]
     """In offset order; after `claim_events`, only those applied for the first time."""
     locks: Locks = field(default_factory=Locks)
+    moved: set[str] = field(default_factory=set)
+    """The orders whose facts changed customer: their buyers are recounted at the end."""
 
 
 async def apply_order_events(
@@ -113,6 +119,9 @@ async def apply_order_events(
     each unless a newer version is stored: the version guard makes redeliveries and stale
     arrivals harmless, so no event id is kept. Other types are skipped."""
     batch = decode_orders(events)
+    await rollups.share_stores(
+        session=session, store_ids={fact.store_id for fact in batch.facts.values()}
+    )
     await resolve_customers(session=session, batch=batch)
     await store_facts(session=session, batch=batch)
     return batch.outcome
@@ -123,6 +132,7 @@ def decode_orders(events: Sequence[CloudEvent[dict[str, Any]]]) -> OrderBatch:
     newest: of equal versions the first, as the stored one wins a tie."""
     outcome = Outcome()
     facts: dict[str, FactRow] = {}
+    entries: dict[str, OrderEntries] = {}
     for position, event in enumerate(events):
         if not event.type.startswith(ORDER_EVENT_PREFIX):
             outcome.counts[SKIPPED] += 1
@@ -138,8 +148,9 @@ def decode_orders(events: Sequence[CloudEvent[dict[str, Any]]]) -> OrderBatch:
         outcome.counts[APPLIED] += 1
         held = facts.get(snapshot.order_id)
         if held is None or held.version < snapshot.version:
-            facts[snapshot.order_id] = fact_row(snapshot)
-    return OrderBatch(outcome=outcome, facts=facts)
+            entries[snapshot.order_id] = order_entries(snapshot)
+            facts[snapshot.order_id] = fact_row(snapshot, entries[snapshot.order_id])
+    return OrderBatch(outcome=outcome, facts=facts, entries=entries)
 
 
 async def resolve_customers(*, session: AsyncSession, batch: OrderBatch) -> None:
@@ -154,9 +165,12 @@ async def resolve_customers(*, session: AsyncSession, batch: OrderBatch) -> None
 
 
 async def store_facts(*, session: AsyncSession, batch: OrderBatch) -> None:
-    await repository.upsert_facts_if_newer(
+    """Upsert the facts under the version guard, and replace the roll-up contributions of
+    those written."""
+    written = await repository.upsert_facts_if_newer(
         session=session, facts=list(batch.facts.values()), customers=batch.customers
     )
+    await rollups.apply_order_versions(session=session, entries=batch.entries, written=written)
 
 
 async def apply_customer_events(
@@ -172,19 +186,22 @@ async def apply_customer_events(
     await claim_events(session=session, batch=batch)
     await lock_participants(session=session, batch=batch)
     run: list[Attribution] = []
+    moved = batch.moved
     for event in batch.events:
         if isinstance(event.change, CustomerOrderAttributed):
             run.append((event.change, event.time))
             continue
-        await attribute_orders(session=session, locks=batch.locks, attributions=run)
+        moved |= await attribute_orders(session=session, locks=batch.locks, attributions=run)
         run = []
         if isinstance(event.change, CustomerMerged):
-            await merge_customers(session=session, locks=batch.locks, merged=event.change)
+            moved |= await merge_customers(session=session, locks=batch.locks, merged=event.change)
         else:
-            await unmerge_customers(
+            moved |= await unmerge_customers(
                 session=session, locks=batch.locks, unmerged=event.change, at=event.time
             )
-    await attribute_orders(session=session, locks=batch.locks, attributions=run)
+    moved |= await attribute_orders(session=session, locks=batch.locks, attributions=run)
+    # Last, so that the buyers' locks come after every order and customer lock of the batch.
+    await rollups.recount_buyers(session=session, order_ids=moved)
     return batch.outcome
 
 
@@ -249,12 +266,12 @@ async def lock_participants(*, session: AsyncSession, batch: CustomerBatch) -> N
 
 async def attribute_orders(
     *, session: AsyncSession, locks: Locks, attributions: Sequence[Attribution]
-) -> None:
+) -> set[str]:
     """Give each order its customer (a merged one counts for its survivor), stored or not yet.
 
     Of several attributions of one order, the latest by time wins, the later in offset order
     of equal times, as one at a time: a stored attribution gives way to one as late or later.
-    The caller holds the orders locked.
+    The caller holds the orders locked. Returns the orders whose facts changed customer.
     """
     latest: dict[str, Attribution] = {}
     for attributed, at in attributions:
@@ -262,7 +279,7 @@ async def attribute_orders(
         if held is None or held[1] <= at:
             latest[attributed.order_id] = (attributed, at)
     if not latest:
-        return
+        return set()
     survivors = await follow_merges(
         session=session,
         locks=locks,
@@ -273,12 +290,14 @@ async def attribute_orders(
         for attributed, at in latest.values()
     ]
     stored = await repository.upsert_attributions_if_newer(session=session, attributions=rows)
-    await repository.set_fact_customers(session=session, customers=stored)
+    return set(await repository.set_fact_customers(session=session, customers=stored))
 
 
-async def merge_customers(*, session: AsyncSession, locks: Locks, merged: CustomerMerged) -> None:
+async def merge_customers(
+    *, session: AsyncSession, locks: Locks, merged: CustomerMerged
+) -> set[str]:
     """Re-point every fact and attribution of the merged customer to the survivor, and remember
-    the merge for later mentions of the merged id."""
+    the merge for later mentions of the merged id; returns the orders re-pointed."""
     await locks.take_customers(session, (merged.merged_id, merged.survivor_id))
     survivors = await follow_merges(session=session, locks=locks, customer_ids=[merged.survivor_id])
     survivor_id = survivors[merged.survivor_id]
@@ -287,7 +306,7 @@ async def merge_customers(*, session: AsyncSession, locks: Locks, merged: Custom
             "merge ignored: its survivor was itself merged into the merged customer",
             extra={"merge_id": merged.merge_id, "merged_id": merged.merged_id},
         )
-        return
+        return set()
     # The survivor as named (its own merges are followed on every read), so that undoing a
     # later merge of the survivor leaves this one in effect.
     await repository.record_merge(
@@ -296,29 +315,34 @@ async def merge_customers(*, session: AsyncSession, locks: Locks, merged: Custom
         survivor_id=merged.survivor_id,
         at=merged.merged_at,
     )
-    await repository.repoint_customer(session=session, old_id=merged.merged_id, new_id=survivor_id)
+    return set(
+        await repository.repoint_customer(
+            session=session, old_id=merged.merged_id, new_id=survivor_id
+        )
+    )
 
 
 async def unmerge_customers(
     *, session: AsyncSession, locks: Locks, unmerged: CustomerUnmerged, at: datetime
-) -> None:
+) -> set[str]:
     """Undo a merge as the event describes it: the merged customer stands for itself again
     (with the customers merged into it before), and `order_ids` go back to it.
 
     An order attributed anew after the undo (`at`, the envelope's time) keeps that attribution.
     The caller holds `order_ids` locked, taken before any customer as an order's own arrival
     and its attribution take them, so neither can store a customer read before the undo
-    committed.
+    committed. Returns the orders given back.
     """
     await locks.take_customers(session, (unmerged.merged_id, unmerged.survivor_id))
     await repository.forget_merge(session=session, merged_id=unmerged.merged_id)
     survivors = await follow_merges(session=session, locks=locks, customer_ids=[unmerged.merged_id])
-    await repository.reattribute(
+    given = await repository.reattribute(
         session=session,
         order_ids=unmerged.order_ids,
         customer_id=survivors[unmerged.merged_id],
         not_after=at,
     )
+    return set(given)
 
 
 async def apply_order_event(*, session: AsyncSession, event: CloudEvent[dict[str, Any]]) -> None:

@@ -1,0 +1,1 @@
+"""Each store's settings that reports depend on: its time zone."""

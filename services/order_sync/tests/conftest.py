@@ -22,10 +22,14 @@ from crm_events.shop import CANONICAL_ORDER_EXAMPLE
 from fastapi import FastAPI
 from order_sync.config import Settings
 from order_sync.main import create_app
+from order_sync.orders.events import order_id_for
+from order_sync.orders.service import SHOP_ORDERS_CONSUMER
 from sqlalchemy import text
 
 Records = list[ConsumerRecord[bytes, bytes]]
 ReadTopic = Callable[..., Awaitable[Records]]
+Settle = Callable[[int], Awaitable[dict[str, Any]]]
+SubmitOrders = Callable[..., Awaitable[int | None]]
 
 
 @pytest.fixture
@@ -93,6 +97,7 @@ def _settings(database_url: str, kafka_bootstrap: str, jwt_public_key: str) -> S
         kafka_topic_partitions=2,
         outbox_poll_interval_seconds=0.2,
         consumer_retry_backoff_seconds=0.01,
+        webhook_apply_interval_seconds=0.2,
     )
 
 
@@ -224,6 +229,75 @@ async def produce(kafka_bootstrap: str) -> AsyncIterator[Callable[..., Awaitable
 
     yield send
     await producer.stop()
+
+
+@pytest.fixture
+def settled(app: FastAPI, eventually: Callable[..., Awaitable[Any]]) -> Settle:
+    """What became of a received webhook delivery (by our id) once it was applied behind its
+    answer: `{"delivery", "outcome", "order_id", "detail"}` as its row holds them."""
+
+    async def settle(delivery: int) -> dict[str, Any]:
+        async def outcome() -> dict[str, Any] | None:
+            async with app.state.runtime.sessions() as session:
+                row = (
+                    (
+                        await session.execute(
+                            text(
+                                "SELECT id AS delivery, outcome, order_id, detail"
+                                " FROM webhook_deliveries WHERE id = :id"
+                            ),
+                            {"id": delivery},
+                        )
+                    )
+                    .mappings()
+                    .one()
+                )
+            return None if row["outcome"] == "received" else dict(row)
+
+        found: dict[str, Any] = await eventually(outcome, what=f"delivery {delivery} applied")
+        return found
+
+    return settle
+
+
+@pytest.fixture
+def submit_order(
+    app: FastAPI, auth: Callable[..., dict[str, str]], eventually: Callable[..., Awaitable[Any]]
+) -> SubmitOrders:
+    """POST each of `orders` to /v1/orders at once, expect each accepted, and wait until the
+    shop-orders consumer has applied them all; returns the stored version of the first one's
+    order then (None when it is not stored)."""
+
+    async def applied() -> int:
+        async with app.state.runtime.sessions() as session:
+            found = await session.scalar(
+                text("SELECT count(*) FROM processed_events WHERE consumer = :c"),
+                {"c": SHOP_ORDERS_CONSUMER},
+            )
+            return int(found or 0)
+
+    async def submit(client: httpx.AsyncClient, *orders: dict[str, Any]) -> int | None:
+        before = await applied()
+        responses = await asyncio.gather(
+            *(client.post("/v1/orders", json=order, headers=auth("admin")) for order in orders)
+        )
+        for order, response in zip(orders, responses, strict=True):
+            assert response.status_code == 202, response.text
+            order_id = order_id_for(order["store_id"], order["external_id"])
+            assert response.json() == {"order_id": order_id, "status": "accepted"}
+
+        async def done() -> bool:
+            return await applied() >= before + len(orders)
+
+        await eventually(done, what=f"{len(orders)} order(s) applied")
+        async with app.state.runtime.sessions() as session:
+            version = await session.scalar(
+                text("SELECT version FROM orders WHERE order_id = :o"),
+                {"o": order_id_for(orders[0]["store_id"], orders[0]["external_id"])},
+            )
+        return int(version) if version is not None else None
+
+    return submit
 
 
 @pytest.fixture

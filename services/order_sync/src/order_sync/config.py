@@ -37,6 +37,12 @@ class Settings(PostgresSettings):
     webhook_retention_interval_seconds: float = Field(default=3600.0, gt=0)
     webhook_retention_batch_size: int = Field(default=1000, ge=1, le=100_000)
 
+    # Webhook deliveries are answered once stored, then applied behind the answer in batches
+    # of this many (one transaction each); a replica also looks for deliveries left waiting
+    # (by a process that stopped) this often.
+    webhook_apply_batch_size: int = Field(default=100, ge=1, le=1000)
+    webhook_apply_interval_seconds: float = Field(default=5.0, gt=0)
+
     @model_validator(mode="after")
     def _records_outlive_bodies(self) -> Self:
         if self.webhook_record_retention_days < self.webhook_body_retention_days:

@@ -6,6 +6,8 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from order_sync.config import Settings
+from order_sync.orders.intake import OrderIntake
+from order_sync.webhooks.applier import DeliveryApplier
 
 
 def get_runtime(request: Request) -> PostgresRuntime:
@@ -22,6 +24,18 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_intake(request: Request) -> OrderIntake:
+    intake: OrderIntake = request.app.state.order_intake
+    return intake
+
+
+def get_applier(request: Request) -> DeliveryApplier:
+    applier: DeliveryApplier = request.app.state.webhook_applier
+    return applier
+
+
+IntakeDep = Annotated[OrderIntake, Depends(get_intake)]
+ApplierDep = Annotated[DeliveryApplier, Depends(get_applier)]
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 # Roles are checked by the service's access matrix (access.py), before the route runs.

@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from crm_common.http import create_http_app
+from crm_common.producer import RecordProducer
 from crm_common.runtime import PostgresRuntime
 from crm_common.service import serve
 from fastapi import FastAPI
@@ -18,9 +19,11 @@ from order_sync.imports.runner import ImportRunner
 from order_sync.inventory.api import router as inventory_router
 from order_sync.inventory.events import bind_topic
 from order_sync.orders.api import router as orders_router
+from order_sync.orders.intake import OrderIntake
 from order_sync.stores.api import router as stores_router
 from order_sync.webhooks.api import MAX_BODY_BYTES as WEBHOOK_MAX_BODY_BYTES
 from order_sync.webhooks.api import router as webhooks_router
+from order_sync.webhooks.applier import DeliveryApplier
 from order_sync.webhooks.deliveries.api import router as deliveries_router
 from order_sync.webhooks.deliveries.retention import DeliveryRetention
 
@@ -34,6 +37,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     bind_topic(runtime.sessions, settings.inventory_topic)
     sweeper = AbandonmentSweeper.configured(runtime.sessions, settings)
     retention = DeliveryRetention.configured(runtime.sessions, settings)
+    applier = DeliveryApplier.configured(runtime.sessions, settings)
+    intake = OrderIntake(
+        sessions=runtime.sessions,
+        producer=RecordProducer(runtime.broker),
+        topic=settings.shop_orders_topic,
+    )
     imports = ImportRunner(engine=runtime.engine, sessions=runtime.sessions, settings=settings)
 
     @asynccontextmanager
@@ -48,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_http_app(
         settings,
         title="order-sync",
-        lifespan=retention.periodic.around(sweeper.periodic.around(lifespan)),
+        lifespan=applier.around(retention.periodic.around(sweeper.periodic.around(lifespan))),
         routers=[
             stores_router,
             orders_router,
@@ -68,9 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.settings = settings
+    app.state.order_intake = intake
     app.state.import_runner = imports
     app.state.checkout_sweeper = sweeper
     app.state.webhook_retention = retention
+    app.state.webhook_applier = applier
     return app
 
 

@@ -48,6 +48,11 @@ def events(settings: Settings) -> ServiceEvents:
         ),
         publishes=(
             Publishes(
+                settings.shop_orders_topic,
+                (ORDER_UPSERTED,),
+                summary="Orders accepted by POST /v1/orders, for the consumer above to apply",
+            ),
+            Publishes(
                 settings.orders_topic,
                 tuple(order_events.CONTRACTS.values()),
                 summary="Each stored change of an order, through the outbox",

@@ -9,11 +9,13 @@ import pytest
 from crm_events.registry import CONTRACTS
 from fastapi import FastAPI
 from order_sync.config import Settings
+from order_sync.orders.events import order_id_for
 from sqlalchemy import text
 
 pytestmark = pytest.mark.integration
 
 Json = dict[str, Any]
+SubmitOrders = Callable[..., Awaitable[int | None]]
 Auth = Callable[..., dict[str, str]]
 
 
@@ -48,6 +50,7 @@ async def test_a_paid_order_takes_stock_and_its_cancel_gives_it_back(
     make_order: Callable[..., Json],
     read_topic: Callable[..., Awaitable[list[Any]]],
     store_id: str,
+    submit_order: SubmitOrders,
 ) -> None:
     await register_store(client, store_id)
     admin = auth("admin")
@@ -66,12 +69,10 @@ async def test_a_paid_order_takes_stock_and_its_cancel_gives_it_back(
         {"sku": "UNTRACKED", "name": "Spoon", "quantity": 1, "unit_price": "3.00"},
     ]
     paid = make_order(store_id, "5001", lines=lines)
-    response = await client.post("/v1/orders", json=paid, headers=admin)
-    assert response.status_code == 202, response.text
-    order_id = response.json()["order_id"]
+    assert await submit_order(client, paid) == 1
+    order_id = order_id_for(store_id, "5001")
     # The same paid order again changes nothing, and so moves no stock.
-    again = await client.post("/v1/orders", json=paid, headers=admin)
-    assert again.json()["status"] == "unchanged"
+    assert await submit_order(client, paid) == 1
 
     level = await client.get(f"/v1/inventory/MUG-1?store_id={store_id}", headers=auth("viewer"))
     assert level.status_code == 200
@@ -87,13 +88,10 @@ async def test_a_paid_order_takes_stock_and_its_cancel_gives_it_back(
         "cancelled_at": "2026-11-01T11:00:00Z",
         "lines": [{"sku": None, "name": "Mug", "quantity": 5, "unit_price": "12.50"}],
     }
-    response = await client.post("/v1/orders", json=cancelled, headers=admin)
-    assert response.json()["status"] == "updated"
+    assert await submit_order(client, cancelled) == 2
     # A later revision of the cancelled order gives nothing back a second time.
     noted = {**cancelled, "updated_at": "2026-11-01T12:00:00Z", "note": "refund sent"}
-    assert (await client.post("/v1/orders", json=noted, headers=admin)).json()[
-        "status"
-    ] == "updated"
+    assert await submit_order(client, noted) == 3
 
     level = await client.get(f"/v1/inventory/MUG-1?store_id={store_id}", headers=admin)
     assert level.json()["quantity"] == 6

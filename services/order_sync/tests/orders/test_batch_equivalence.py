@@ -15,6 +15,7 @@ from crm_events.shop import CANONICAL_ORDER_EXAMPLE, CanonicalOrder
 from order_sync.main import MIGRATIONS
 from order_sync.orders import batch, service
 from order_sync.orders.exceptions import UnknownStore
+from order_sync.orders.schemas import Channel
 from order_sync.stores import service as stores
 from order_sync.stores.schemas import Platform, StoreCreate
 from sqlalchemy import text
@@ -93,7 +94,9 @@ def _revisions(rng: random.Random, count: int) -> list[batch.ShopOrderEvent]:
                     ),
                 }
             )
-        events.append(batch.ShopOrderEvent(event_id=secrets.token_hex(16), order=order))
+        events.append(
+            batch.ShopOrderEvent(event_id=secrets.token_hex(16), order=order, channel=Channel.KAFKA)
+        )
     # Last, every order with each kind of record, so that the tables compared hold some.
     for number in rng.sample(range(5), 5):
         order = CanonicalOrder.model_validate(
@@ -111,7 +114,9 @@ def _revisions(rng: random.Random, count: int) -> list[batch.ShopOrderEvent]:
                 "payments": PAYMENTS[1],
             }
         )
-        events.append(batch.ShopOrderEvent(event_id=secrets.token_hex(16), order=order))
+        events.append(
+            batch.ShopOrderEvent(event_id=secrets.token_hex(16), order=order, channel=Channel.KAFKA)
+        )
     return events
 
 

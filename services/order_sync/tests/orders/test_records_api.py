@@ -9,11 +9,13 @@ import pytest
 from crm_events.registry import CONTRACTS
 from fastapi import FastAPI
 from order_sync.config import Settings
+from order_sync.orders.events import order_id_for
 from sqlalchemy import text
 
 pytestmark = pytest.mark.integration
 
 Json = dict[str, Any]
+SubmitOrders = Callable[..., Awaitable[int | None]]
 LINES = [
     {"external_id": "l-1", "sku": "MUG-1", "name": "Mug", "quantity": 2, "unit_price": "12.50"},
     {"external_id": "l-2", "sku": "TEA-1", "name": "Tea", "quantity": 1, "unit_price": "7.00"},
@@ -72,6 +74,7 @@ async def test_an_orders_records_are_stored_shown_announced_and_move_stock(
     read_topic: Callable[..., Awaitable[Any]],
     order_events: Callable[..., list[Json]],
     store_id: str,
+    submit_order: SubmitOrders,
 ) -> None:
     await register_store(client, store_id)
     admin, viewer = auth("admin"), auth("viewer")
@@ -125,13 +128,11 @@ async def test_an_orders_records_are_stored_shown_announced_and_move_stock(
             updated_at="2026-11-06T10:00:00Z",
         ),
     ]
-    for revision in revisions:
-        response = await client.post("/v1/orders", json=revision, headers=admin)
-        assert response.status_code == 202, response.text
-    order_id = response.json()["order_id"]
+    versions = [await submit_order(client, revision) for revision in revisions]
+    assert versions == [1, 2, 3, 4]
+    order_id = order_id_for(store_id, "7001")
     # The second revision again, late: older than what is stored, so it changes nothing.
-    late = await client.post("/v1/orders", json=revisions[1], headers=admin)
-    assert late.json()["status"] == "unchanged"
+    assert await submit_order(client, revisions[1]) == 4
 
     stored = (await client.get(f"/v1/orders/{order_id}", headers=viewer)).json()
     assert stored["version"] == 4
@@ -198,6 +199,7 @@ async def test_a_newer_revision_replaces_the_records_and_a_batch_stores_the_same
     register_store: Callable[..., Awaitable[httpx.Response]],
     make_order: Callable[..., Json],
     store_id: str,
+    submit_order: SubmitOrders,
 ) -> None:
     await register_store(client, store_id)
     admin = auth("admin")
@@ -210,9 +212,7 @@ async def test_a_newer_revision_replaces_the_records_and_a_batch_stores_the_same
         shipments=[{**SHIPMENT, "status": "cancelled"}, {**SHIPMENT, "external_id": "f-2"}],
     )
 
-    for order in (first, newer):
-        response = await client.post("/v1/orders", json=order, headers=admin)
-        assert response.status_code == 202, response.text
+    assert [await submit_order(client, order) for order in (first, newer)] == [1, 2]
     batched = [{**order, "external_id": "8002"} for order in (first, newer)]
     response = await client.post("/v1/orders:batch", json={"orders": batched}, headers=admin)
     assert [r["status"] for r in response.json()["results"]] == ["created", "updated"]

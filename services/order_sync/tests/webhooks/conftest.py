@@ -17,6 +17,8 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SHOPIFY_SECRET = "shpss_webhooks"
 
 Post = Callable[..., Awaitable[httpx.Response]]
+Settle = Callable[[int], Awaitable[dict[str, Any]]]
+Final = Callable[[httpx.Response], Awaitable[dict[str, Any]]]
 
 
 @pytest.fixture
@@ -63,6 +65,7 @@ class ShopifyStore:
     store_id: str
     secret: str
     post: Post
+    settle: Settle
 
     async def send(
         self, topic: str, payload: dict[str, Any] | bytes, webhook_id: str
@@ -76,10 +79,12 @@ class ShopifyStore:
     async def receipt(
         self, topic: str, payload: dict[str, Any] | bytes, webhook_id: str
     ) -> dict[str, Any]:
-        """Send, expecting 200, and return the receiver's receipt."""
+        """Send, expecting 200, and return what became of the delivery once applied."""
         response = await self.send(topic, payload, webhook_id)
         assert response.status_code == 200, response.text
         receipt: dict[str, Any] = response.json()
+        if receipt["outcome"] == "received":
+            return await self.settle(receipt["delivery"])
         return receipt
 
     async def outcome(self, topic: str, payload: dict[str, Any] | bytes, webhook_id: str) -> str:
@@ -94,10 +99,31 @@ async def shopify_store(
     store_id: str,
     register_store: Callable[..., Awaitable[httpx.Response]],
     post_shopify: Post,
+    settled: Settle,
 ) -> ShopifyStore:
     """A Shopify store registered as `store_id` with a webhook secret."""
     await register_store(client, store_id, platform="shopify", webhook_secret=SHOPIFY_SECRET)
-    return ShopifyStore(client, store_id, SHOPIFY_SECRET, post_shopify)
+    return ShopifyStore(client, store_id, SHOPIFY_SECRET, post_shopify, settled)
+
+
+@pytest.fixture
+def final(settled: Settle) -> Final:
+    """What became of an answered delivery: its receipt, or once a `received` one was applied
+    behind its answer, its outcome as stored (the receipt's fields)."""
+
+    async def outcome(response: httpx.Response) -> dict[str, Any]:
+        receipt: dict[str, Any] = response.json()
+        if response.status_code == 200 and receipt["outcome"] == "received":
+            return await settled(receipt["delivery"])
+        return receipt
+
+    return outcome
+
+
+@pytest.fixture
+def failed_fields() -> Callable[[dict[str, Any]], list[str]]:
+    """The fields at fault named by a failed delivery's detail (`field: message; ...`)."""
+    return lambda outcome: [part.split(": ", 1)[0] for part in outcome["detail"].split("; ")]
 
 
 @pytest.fixture

@@ -127,11 +127,9 @@ async def apply_chunk(
 ) -> None:
     """Store the chunk's valid orders, record its errors and move the job past it."""
     valid = [item for item in chunk if item.order is not None]
+    orders = [item.order for item in valid if item.order is not None]
     outcomes = await upsert_orders(
-        session=session,
-        orders=[item.order for item in valid if item.order is not None],
-        topic=topic,
-        channel=Channel.IMPORT,
+        session=session, orders=orders, topic=topic, channels=[Channel.IMPORT] * len(orders)
     )
     problems = {id(item.record): item.problems for item in chunk if item.problems}
     counts = dict.fromkeys(("created", "updated", "unchanged", "rejected"), 0)

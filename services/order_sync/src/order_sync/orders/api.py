@@ -7,11 +7,10 @@ from crm_events.shop import CanonicalOrder, FinancialStatus, FulfillmentStatus
 from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime
 
-from order_sync.deps import SessionsDep, SettingsDep
+from order_sync.deps import IntakeDep, SessionsDep, SettingsDep
 from order_sync.orders import bulk, listing, records, service
 from order_sync.orders.schemas import (
     BatchResult,
-    Channel,
     OrderAccepted,
     OrderBatch,
     OrderFilters,
@@ -23,15 +22,10 @@ router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
-async def submit_order(
-    order: CanonicalOrder, sessions: SessionsDep, settings: SettingsDep
-) -> OrderAccepted:
-    """Store a canonical shop order (created, updated, or unchanged when it is not newer)."""
-    async with transaction(sessions) as session:
-        outcome = await service.upsert_order(
-            session=session, order=order, topic=settings.orders_topic, channel=Channel.REST
-        )
-    return OrderAccepted(order_id=outcome.order_id, status=outcome.status)
+async def submit_order(order: CanonicalOrder, intake: IntakeDep) -> OrderAccepted:
+    """Accept a canonical shop order, to be stored like every shop's order from shop.orders.v1
+    (created, updated, or unchanged when it is not newer): answered once the broker holds it."""
+    return OrderAccepted(order_id=await intake.accept(order))
 
 
 @router.post(":batch")

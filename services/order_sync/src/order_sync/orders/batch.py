@@ -25,6 +25,8 @@ class ShopOrderEvent:
 
     event_id: str
     order: CanonicalOrder
+    channel: Channel
+    """How the order reached order-sync: published by a shop, or accepted by the API."""
 
 
 async def apply_shop_order_events(
@@ -49,7 +51,7 @@ async def apply_shop_order_events(
         session=session,
         orders=[events[position].order for position in todo],
         topic=topic,
-        channel=Channel.KAFKA,
+        channels=[events[position].channel for position in todo],
     )
     refused = {
         events[position].event_id: outcome

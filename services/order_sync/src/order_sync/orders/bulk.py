@@ -59,6 +59,8 @@ class _Fold:
     data: OrderSnapshot | None = None
     """The snapshot of the newest version, when the batch stored one."""
     advanced: bool = False
+    channel: Channel | None = None
+    """How the item that made the newest version arrived."""
     steps: list[_Step] = field(default_factory=list)
     outcomes: list[tuple[int, Outcome]] = field(default_factory=list)
 
@@ -74,9 +76,10 @@ async def upsert_orders(
     session: AsyncSession,
     orders: Sequence[CanonicalOrder],
     topic: str,
-    channel: Channel | None,
+    channels: Sequence[Channel],
 ) -> list[Outcome]:
-    """Store `orders` in the caller's transaction and stage the events they owe on `topic`.
+    """Store `orders` in the caller's transaction and stage the events they owe on `topic`;
+    `channels[i]` is how `orders[i]` arrived, recorded with the change it stores.
 
     Returns one outcome per order, in input order: what storing it did, or why it was refused
     (an unregistered store, something the database cannot hold, or events too large to
@@ -113,6 +116,7 @@ async def upsert_orders(
             order_id: _fold(
                 _Fold(order_id, locked.get(order_id), bodies.get(order_id)),
                 groups[order_id],
+                channels,
                 country=countries[groups[order_id][0][1].store_id],
                 now=now,
             )
@@ -123,7 +127,7 @@ async def upsert_orders(
     # An order none of whose items could be stored is not inserted.
     new = [f for f in folds.values() if f.stored is None and f.data is not None]
     inserted = await repository.insert_order_rows(
-        session=session, rows=[_row(f, now=now, channel=channel) for f in new]
+        session=session, rows=[_row(f, now=now) for f in new]
     )
     lost = [f.order_id for f in new if f.order_id not in inserted]
     if lost:
@@ -132,9 +136,7 @@ async def upsert_orders(
         if any(folds[order_id].stored is None for order_id in lost):
             raise RuntimeError("an order vanished while it was being stored")
     replaced = [f for f in folds.values() if f.stored is not None and f.data is not None]
-    await repository.replace_order_rows(
-        session=session, rows=[_row(f, now=now, channel=channel) for f in replaced]
-    )
+    await repository.replace_order_rows(session=session, rows=[_row(f, now=now) for f in replaced])
     written = [f for f in new if f.order_id in inserted] + replaced
     await repository.replace_line_rows(
         session=session,
@@ -169,7 +171,12 @@ async def upsert_orders(
 
 
 def _fold(
-    f: _Fold, items: list[tuple[int, CanonicalOrder]], *, country: str | None, now: datetime
+    f: _Fold,
+    items: list[tuple[int, CanonicalOrder]],
+    channels: Sequence[Channel],
+    *,
+    country: str | None,
+    now: datetime,
 ) -> _Fold:
     """Apply `items` (all of one order, in input order) as `upsert_order` would, one by one."""
     if f.stored is not None:
@@ -183,7 +190,7 @@ def _fold(
             if isinstance(step, Rejected):
                 f.outcomes.append((index, step))
                 continue
-            f.data = step.data
+            f.data, f.channel = step.data, channels[index]
             f.steps.append(step)
             f.version, f.updated_at, f.created_at, f.current = 1, incoming_at, now, order
             created = UpsertOutcome(f.order_id, UpsertStatus.CREATED, 1, tuple(events))
@@ -204,7 +211,7 @@ def _fold(
             # Refused as it would be alone: the order stays as the items before left it.
             f.outcomes.append((index, step))
             continue
-        f.data = step.data
+        f.data, f.channel = step.data, channels[index]
         f.steps.append(step)
         f.current, f.updated_at, f.version = order, incoming_at, f.version + 1
         f.outcomes.append(
@@ -229,12 +236,12 @@ def _step(
     return _Step(index, data, events, encoded)
 
 
-def _row(f: _Fold, *, now: datetime, channel: Channel | None) -> dict[str, Any]:
+def _row(f: _Fold, *, now: datetime) -> dict[str, Any]:
     """The `orders` row of the fold's end state: its newest version, at its newest time."""
     assert f.data is not None
     assert f.current is not None
     assert f.created_at is not None
-    row = order_row(f.current, f.data, created_at=f.created_at, changed_at=now, channel=channel)
+    row = order_row(f.current, f.data, created_at=f.created_at, changed_at=now, channel=f.channel)
     # A later item may have moved only updated_at past the newest version's.
     row["updated_at"] = f.updated_at
     return row
@@ -248,7 +255,10 @@ async def submit_batch(
     checked = [validate_order(item) for item in items]
     valid = {i: order for i, order in enumerate(checked) if isinstance(order, CanonicalOrder)}
     stored = await upsert_orders(
-        session=session, orders=list(valid.values()), topic=topic, channel=Channel.REST
+        session=session,
+        orders=list(valid.values()),
+        topic=topic,
+        channels=[Channel.REST] * len(valid),
     )
     outcomes: list[Outcome] = [o for o in checked if isinstance(o, Rejected)]
     by_index = dict(zip(valid, stored, strict=True))

@@ -8,7 +8,7 @@ from crm_events.shop import ORDER_UPSERTED, CanonicalOrder
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from order_sync.orders import batch
+from order_sync.orders import batch, intake
 
 
 def shop_orders_handler(sessions: async_sessionmaker[AsyncSession], *, topic: str) -> BatchHandler:
@@ -31,7 +31,11 @@ def shop_orders_handler(sessions: async_sessionmaker[AsyncSession], *, topic: st
             except ValidationError as error:
                 rejected[position] = error
                 continue
-            accepted.append(batch.ShopOrderEvent(event_id=event.id, order=order))
+            accepted.append(
+                batch.ShopOrderEvent(
+                    event_id=event.id, order=order, channel=intake.channel_of(event.source)
+                )
+            )
             positions.append(position)
         if accepted:
             async with transaction(sessions) as session:

@@ -1,6 +1,6 @@
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from crm_common.access import mask_email, mask_phone, mask_text
 from crm_events.order import OrderSnapshot
@@ -27,10 +27,11 @@ class Channel(StrEnum):
 
 
 class OrderAccepted(BaseModel):
-    """The answer to a submitted order: our id for it and what storing it did."""
+    """The answer to a submitted order: our id for it, once the broker holds it. What storing it
+    did (created, updated, unchanged) shows on the order and in its events once applied."""
 
     order_id: str
-    status: UpsertStatus
+    status: Literal["accepted"] = "accepted"
 
 
 class OrderNet(BaseModel):

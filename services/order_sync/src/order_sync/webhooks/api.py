@@ -7,12 +7,12 @@ from typing import Annotated
 from crm_common.db import transaction
 from fastapi import APIRouter, Path, Request, Response
 
-from order_sync.deps import SessionsDep, SettingsDep
+from order_sync.deps import ApplierDep, SessionsDep
 from order_sync.stores.schemas import STORE_ID_PATTERN, Platform
 from order_sync.webhooks import service
+from order_sync.webhooks.applier import DeliveryApplier
 from order_sync.webhooks.platforms import PLATFORMS
-from order_sync.webhooks.schemas import DeliveryReceipt
-from order_sync.webhooks.topics import Topics
+from order_sync.webhooks.schemas import DeliveryReceipt, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ _RESPONSES: dict[int | str, dict[str, object]] = {
     404: {"description": "no such store"},
     409: {"description": "the store has no webhook secret, or is of another platform"},
     413: {"description": "body too large (not kept)"},
-    422: {"description": "the payload does not map to an order (kept, failed)"},
+    422: {"description": "the topic or delivery-id header is missing (kept, failed)"},
 }
 
 
@@ -60,12 +60,10 @@ async def shopify_webhook(
     request: Request,
     response: Response,
     sessions: SessionsDep,
-    settings: SettingsDep,
+    applier: ApplierDep,
 ) -> DeliveryReceipt:
     """A Shopify webhook (`X-Shopify-Topic`, `X-Shopify-Hmac-Sha256`, `X-Shopify-Webhook-Id`)."""
-    return await _receive(
-        Platform.SHOPIFY, store_id, request, response, sessions, Topics.of(settings)
-    )
+    return await _receive(Platform.SHOPIFY, store_id, request, response, sessions, applier)
 
 
 @router.post(
@@ -80,12 +78,10 @@ async def woocommerce_webhook(
     request: Request,
     response: Response,
     sessions: SessionsDep,
-    settings: SettingsDep,
+    applier: ApplierDep,
 ) -> DeliveryReceipt:
     """A WooCommerce webhook (`X-WC-Webhook-Topic`, `-Signature`, `-Delivery-ID`), or its ping."""
-    return await _receive(
-        Platform.WOOCOMMERCE, store_id, request, response, sessions, Topics.of(settings)
-    )
+    return await _receive(Platform.WOOCOMMERCE, store_id, request, response, sessions, applier)
 
 
 async def _receive(
@@ -94,7 +90,7 @@ async def _receive(
     request: Request,
     response: Response,
     sessions: SessionsDep,
-    topics: Topics,
+    applier: DeliveryApplier,
 ) -> DeliveryReceipt:
     received_at = datetime.now(UTC)
     body = await request.body()
@@ -108,11 +104,13 @@ async def _receive(
     )
     try:
         async with transaction(sessions) as session:
-            receipt = await service.receive(session=session, incoming=incoming, topics=topics)
+            receipt = await service.receive(session=session, incoming=incoming)
     except Exception as error:
         # Its transaction rolled back; the delivery itself must still be kept.
         await _keep_failed(sessions, incoming, f"{type(error).__name__}: {error}")
         raise
+    if receipt.outcome == Outcome.RECEIVED:
+        applier.wake()
     if receipt.problem is not None:
         raise receipt.problem
     response.status_code = receipt.status_code

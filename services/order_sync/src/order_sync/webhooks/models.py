@@ -5,7 +5,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 # Outcomes that hold a delivery's de-duplication key: a later delivery with the same key is a
-# duplicate. `received` only exists inside the transaction that is handling the delivery.
+# duplicate. `received` is a delivery stored and answered, its payload not applied yet.
 CLAIMING_OUTCOMES = ("received", "applied", "unchanged", "ignored")
 # Literal SQL, never bound parameters: ON CONFLICT must prove it implies the index's predicate,
 # which PostgreSQL cannot do once a prepared statement switches to its generic plan.
@@ -14,6 +14,8 @@ CLAIMING = text("outcome IN (" + ", ".join(f"'{o}'" for o in CLAIMING_OUTCOMES) 
 # rejected records (which never keep one).
 BODY_KEPT = text("body_purged_at IS NULL AND outcome <> 'rejected'")
 REJECTED = text("outcome = 'rejected'")
+# What the applier looks for (webhooks/applier.py): deliveries answered, not applied yet.
+RECEIVED = text("outcome = 'received'")
 
 
 class WebhookDelivery(SQLModel, table=True):
@@ -35,6 +37,7 @@ class WebhookDelivery(SQLModel, table=True):
         Index("ix_webhook_deliveries_received", "received_at"),
         Index("ix_webhook_deliveries_body_kept", "received_at", postgresql_where=BODY_KEPT),
         Index("ix_webhook_deliveries_rejected", "received_at", postgresql_where=REJECTED),
+        Index("ix_webhook_deliveries_to_apply", "id", postgresql_where=RECEIVED),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
@@ -49,6 +52,10 @@ class WebhookDelivery(SQLModel, table=True):
     """The exact bytes received: the signature was computed over them."""
     body_sha256: str = Field(max_length=64)
     headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    trace_context: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}")
+    )
+    """The receiving request's trace (W3C `traceparent`), which applying the delivery continues."""
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     outcome: str = Field(max_length=16)
     detail: str | None = None

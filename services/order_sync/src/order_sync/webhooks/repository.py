@@ -1,8 +1,10 @@
-from sqlalchemy import update
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_sync.webhooks.models import CLAIMING, WebhookDelivery
+from order_sync.webhooks.models import CLAIMING, RECEIVED, WebhookDelivery
 
 _table = WebhookDelivery.__table__  # type: ignore[attr-defined, unused-ignore]
 
@@ -47,3 +49,16 @@ async def set_outcome(
         .where(_table.c.id == delivery_id)
         .values(outcome=outcome, detail=detail, order_id=order_id)
     )
+
+
+async def lock_received(*, session: AsyncSession, limit: int) -> Sequence[WebhookDelivery]:
+    """Up to `limit` deliveries still to apply, oldest first, locked until the transaction
+    ends; those another transaction holds are skipped (another replica is applying them)."""
+    found = await session.execute(
+        select(WebhookDelivery)
+        .where(RECEIVED)
+        .order_by(_table.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return found.scalars().all()

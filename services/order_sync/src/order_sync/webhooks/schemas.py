@@ -6,6 +6,9 @@ from pydantic import BaseModel
 class Outcome(StrEnum):
     """What became of a delivery."""
 
+    RECEIVED = "received"
+    """Authentic, new and of a handled topic: stored, its payload applied in the background
+    (then one of the outcomes below)."""
     APPLIED = "applied"
     """It created or changed an order."""
     UNCHANGED = "unchanged"

@@ -2,15 +2,20 @@
 
 The checks run in this order: the store (404 unknown, 409 wrong platform or no secret), the
 WooCommerce ping (200), the signature (401), the topic and delivery-id headers (422), duplicates
-(200), topics not handled (202), then the payload itself (422 when it does not map).
+(200) and topics not handled (202). An authentic, new delivery of a handled topic is answered
+once it is stored (`received`, 200); its payload is applied behind the answer
+(`apply_received`, run by `webhooks/applier.py`), which records its outcome.
 """
 
 import hashlib
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from crm_common.problems import ProblemError
+from opentelemetry import context as otel_context
+from opentelemetry.propagate import extract, inject
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_sync.connectors import shopify_records
@@ -25,7 +30,6 @@ from order_sync.stores.service import find_store
 from order_sync.webhooks import activity, flows, repository, signatures
 from order_sync.webhooks.exceptions import (
     InvalidSignature,
-    MalformedPayload,
     MissingHeaders,
     WebhookSecretMissing,
     WrongPlatform,
@@ -35,6 +39,11 @@ from order_sync.webhooks.models import WebhookDelivery
 from order_sync.webhooks.platforms import PLATFORMS, PlatformSpec
 from order_sync.webhooks.schemas import Outcome
 from order_sync.webhooks.topics import Topics
+
+logger = logging.getLogger(__name__)
+
+
+RECEIVED_DETAIL = "stored; applied in the background: GET /v1/webhooks/deliveries/{id} tells how"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +71,8 @@ class Receipt:
     """Set for an answer that is an error; the delivery is stored all the same."""
 
 
-async def receive(*, session: AsyncSession, incoming: Incoming, topics: Topics) -> Receipt:
-    """Store `incoming` and apply it if it is authentic, new and handled."""
+async def receive(*, session: AsyncSession, incoming: Incoming) -> Receipt:
+    """Store `incoming`, to be applied behind the answer when it is authentic, new and handled."""
     spec = PLATFORMS[incoming.platform]
     record = _record_of(incoming, spec)
     store = await find_store(session=session, store_id=incoming.store_id)
@@ -90,7 +99,6 @@ async def receive(*, session: AsyncSession, incoming: Incoming, topics: Topics) 
         record,
         topic=record.topic,
         delivery_id=record.delivery_id,
-        topics=topics,
     )
 
 
@@ -101,7 +109,6 @@ async def _claimed(
     *,
     topic: str,
     delivery_id: str,
-    topics: Topics,
 ) -> Receipt:
     record.dedup_key = spec.dedup_key(delivery_id, record.body_sha256)
     record.outcome = "received"
@@ -111,32 +118,50 @@ async def _claimed(
         return await _record(session, record, Outcome.DUPLICATE, detail, status_code=200)
 
     reason = spec.ignored_reason(topic)
-    if reason is not None:
-        applied = Applied(Outcome.IGNORED, detail=reason)
-    else:
-        try:
-            applied = await apply_payload(
-                session=session, spec=spec, record=record, topic=topic, topics=topics
-            )
-        except PayloadError as error:
-            problem = MalformedPayload(error.problems)
-            await repository.set_outcome(
-                session=session,
-                delivery_id=delivery,
-                outcome=Outcome.FAILED.value,
-                detail=str(error),
-                order_id=None,
-            )
-            return Receipt(delivery, Outcome.FAILED, 422, detail=str(error), problem=problem)
+    if reason is None:
+        return Receipt(delivery, Outcome.RECEIVED, 200, detail=RECEIVED_DETAIL)
     await repository.set_outcome(
         session=session,
         delivery_id=delivery,
+        outcome=Outcome.IGNORED.value,
+        detail=reason,
+        order_id=None,
+    )
+    return Receipt(delivery, Outcome.IGNORED, 202, detail=reason)
+
+
+async def apply_received(
+    *, session: AsyncSession, record: WebhookDelivery, topics: Topics
+) -> Applied:
+    """Apply a stored `received` delivery and record its outcome: `failed`, with the reason,
+    when its payload does not map or applying it broke (then nothing of it is kept but the
+    outcome, and the platform's retry of it is taken again)."""
+    spec = PLATFORMS[Platform(record.platform)]
+    topic = record.topic or ""
+    # The events it stages carry the trace of the request that brought it, not the applier's.
+    token = otel_context.attach(extract(record.trace_context))
+    try:
+        # A savepoint: a delivery that fails leaves the others of the batch applied.
+        async with session.begin_nested():
+            applied = await apply_payload(
+                session=session, spec=spec, record=record, topic=topic, topics=topics
+            )
+    except PayloadError as error:
+        applied = Applied(Outcome.FAILED, detail=str(error))
+    except Exception as error:
+        # As on receipt before: kept failed with the reason, never retried forever.
+        logger.exception("a received webhook delivery could not be applied")
+        applied = Applied(Outcome.FAILED, detail=f"{type(error).__name__}: {error}")
+    finally:
+        otel_context.detach(token)
+    await repository.set_outcome(
+        session=session,
+        delivery_id=int(record.id or 0),
         outcome=applied.outcome.value,
         detail=applied.detail,
         order_id=applied.order_id,
     )
-    status_code = 202 if applied.outcome == Outcome.IGNORED else 200
-    return Receipt(delivery, applied.outcome, status_code, applied.order_id, applied.detail)
+    return applied
 
 
 async def record_failure(*, session: AsyncSession, incoming: Incoming, detail: str) -> int:
@@ -157,9 +182,16 @@ def _record_of(incoming: Incoming, spec: PlatformSpec) -> WebhookDelivery:
         body=incoming.body,
         body_sha256=hashlib.sha256(incoming.body).hexdigest(),
         headers=headers,
+        trace_context=_current_trace(),
         received_at=incoming.received_at,
         outcome=Outcome.REJECTED.value,
     )
+
+
+def _current_trace() -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    return carrier
 
 
 def _webhook_secret(store: Store | None, incoming: Incoming) -> str:

@@ -72,6 +72,7 @@ def settings(fresh_database: str, kafka_bootstrap: str, jwt_keys: tuple[str, str
         consumer_retry_backoff_seconds=0.05,
         consumer_group_prefix="campaign-tests",
         metrics_refresh_seconds=0.5,
+        segment_scan_seconds=0.2,
     )
 
 
@@ -133,7 +134,9 @@ def processed(database: asyncpg.Connection, eventually: Poll) -> Callable[..., A
 
         async def all_applied() -> bool:
             count = await database.fetchval(
-                "SELECT count(*) FROM processed_events WHERE event_id = ANY($1::text[])", ids
+                "SELECT count(*) FROM processed_events "
+                "WHERE consumer = 'campaign.contacts' AND event_id = ANY($1::text[])",
+                ids,
             )
             return bool(count == len(ids))
 

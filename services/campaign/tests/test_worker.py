@@ -4,9 +4,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from campaign import worker
 from campaign.config import Settings
 from campaign.contacts import service
 from campaign.main import create_app
+from campaign.segments import service as segments
 from crm_common.envelope import to_json_bytes
 from crm_events.customer import CUSTOMER_CREATED, CUSTOMER_IDENTITY_LINKED, CustomerSnapshot
 from crm_events.topics import CRM_CUSTOMERS, dlq
@@ -27,7 +29,11 @@ async def recorded(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Any, 
     async def apply_customer_changes(*, session: Any, events: Any) -> None:
         record.applied.extend((event.event_id, event.change) for event in events)
 
+    async def segments_apply(**_: Any) -> None:
+        """Segments' own consumers of the same events are tested on real infrastructure."""
+
     monkeypatch.setattr(service, "apply_customer_changes", apply_customer_changes)
+    monkeypatch.setattr(segments, "apply_customer_changes", segments_apply)
     real = create_app(Settings(jwt_public_key="unused")).state.runtime.broker
 
     @real.subscriber(dlq(CRM_CUSTOMERS))
@@ -60,9 +66,17 @@ async def test_event_breaking_its_contract_is_dead_lettered(recorded):
     await test_broker.publish(body, CRM_CUSTOMERS)
 
     assert record.applied == []
-    assert len(record.dead_letters) == 1
-    assert record.dead_letters[0]["x-dlq-error"] == "ValidationError"
-    assert "crm.customer.created" in record.dead_letters[0]["x-dlq-reason"]
+    # Each consumer group of the topic (contacts, segments) refuses it on its own.
+    groups = {
+        c.group_id
+        for c in worker.events(Settings.model_construct()).consumes
+        if c.topic == CRM_CUSTOMERS
+    }
+    assert {letter["x-dlq-consumer-group"] for letter in record.dead_letters} == groups
+    assert len(record.dead_letters) == len(groups) == 2
+    for letter in record.dead_letters:
+        assert letter["x-dlq-error"] == "ValidationError"
+        assert "crm.customer.created" in letter["x-dlq-reason"]
 
 
 async def test_event_of_no_interest_is_acknowledged_and_skipped(recorded):

@@ -15,3 +15,9 @@ class Settings(PostgresSettings):
     # Overridable so that benchmarks (or a shadow deployment) run on topics of their own.
     customers_topic: str = topics.CRM_CUSTOMERS
     messages_topic: str = topics.CRM_MESSAGES
+    orders_topic: str = topics.CRM_ORDERS
+    carts_topic: str = topics.CRM_CARTS
+    segments_topic: str = topics.CRM_SEGMENTS
+    segment_scan_seconds: float = 1.0
+    """How often memberships that time alone may have changed are looked for, and backfills
+    of new or edited segments advanced."""

@@ -1,4 +1,4 @@
-"""The campaign service: segments, campaigns and messages (for now: its contact list)."""
+"""The campaign service: segments, campaigns and messages (for now: contacts and segments)."""
 
 from pathlib import Path
 
@@ -11,6 +11,7 @@ from campaign import worker
 from campaign.access import ACCESS
 from campaign.config import Settings
 from campaign.contacts.api import router as contacts_router
+from campaign.segments.api import router as segments_router
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -22,8 +23,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_http_app(
         settings,
         title="campaign",
-        lifespan=runtime.lifespan,
-        routers=[contacts_router],
+        lifespan=worker.scheduler(runtime, settings).around(runtime.lifespan),
+        routers=[contacts_router, segments_router],
         readiness=runtime.readiness,
         access=ACCESS,
         asyncapi=worker.asyncapi(settings),

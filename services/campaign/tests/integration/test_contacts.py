@@ -243,7 +243,8 @@ async def test_a_redelivered_event_changes_nothing(
     )
     assert after == before
     claims = await database.fetchval(
-        "SELECT count(*) FROM processed_events WHERE event_id = ANY($1::text[])",
+        "SELECT count(*) FROM processed_events "
+        "WHERE consumer = 'campaign.contacts' AND event_id = ANY($1::text[])",
         [created.id, updated.id],
     )
     assert claims == 2

@@ -1,0 +1,1 @@
+"""Segments: JSON definitions over customers' traits and behaviour, with streaming membership."""

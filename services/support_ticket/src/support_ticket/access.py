@@ -1,7 +1,7 @@
 """Who may call what on support-ticket: agents work the tickets; analysts and viewers read them
-with the personal data masked; admins also define a store's ticket fields; marketers have no
-need of the support desk. Mail providers forward inbound mail with a token of their own (the
-agent role); the web form takes none."""
+with the personal data masked; admins also define a store's ticket fields and the SLA calendars
+and policies (agents read those); marketers have no need of the support desk. Mail providers
+forward inbound mail with a token of their own (the agent role); the web form takes none."""
 
 from crm_common.access import OPERATIONS, AccessMatrix, allow, public
 from crm_common.auth import Role
@@ -24,6 +24,10 @@ ACCESS = AccessMatrix.of(
         "GET /v1/tickets/{ticket_id}/attachments/{attachment_id}": AGENTS,
         "PUT /v1/stores/{store_id}/ticket-fields/{key}": allow(),
         "GET /v1/stores/{store_id}/ticket-fields": READERS,
+        "PUT /v1/sla/calendars/{calendar_id}": allow(),
+        "GET /v1/sla/calendars/{calendar_id}": AGENTS,
+        "PUT /v1/sla/policies": allow(),
+        "GET /v1/sla/policies": AGENTS,
         "POST /v1/views": READERS,
         "GET /v1/views": READERS,
         "DELETE /v1/views/{view_id}": READERS,

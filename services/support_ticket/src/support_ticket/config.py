@@ -23,6 +23,13 @@ class Settings(MongoSettings):
     relay_batch_size: int = Field(default=200, ge=1)
     """Tickets whose pending events one relay round publishes."""
 
+    sla_poll_interval_seconds: float = Field(default=1.0, gt=0)
+    """How often the SLA scheduler looks for tickets whose warning or due instant has come."""
+    sla_batch_size: int = Field(default=200, ge=1)
+    """Tickets one query of the SLA scheduler takes."""
+    sla_concurrency: int = Field(default=8, ge=1)
+    """Tickets the SLA scheduler computes at once (each under its own lease)."""
+
     attachment_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     """The largest attachment a message may carry (decoded)."""
     attachment_content_types: tuple[str, ...] = (

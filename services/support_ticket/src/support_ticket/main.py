@@ -1,10 +1,13 @@
 """The support-ticket service: tickets and their threads, email in and out, the web form, and
-the support desk's copy of the customers (SLAs, macros, knowledge base and CSAT to come)."""
+the support desk's copy of the customers, SLA policies and their scheduler (macros, knowledge
+base and CSAT to come)."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from crm_common.http import create_http_app
+from crm_common.periodic import Periodic
 from crm_common.runtime import MongoRuntime
 from crm_common.service import serve
 from fastapi import FastAPI
@@ -15,6 +18,8 @@ from support_ticket.config import Settings
 from support_ticket.customers.api import router as customers_router
 from support_ticket.mail.api import router as mail_router
 from support_ticket.mail.listener import SmtpListener
+from support_ticket.sla.api import router as sla_router
+from support_ticket.tickets import alerts
 from support_ticket.tickets.api import router as tickets_router
 from support_ticket.tickets.relay import TicketRelay
 from support_ticket.tickets.thread import MAX_ATTACHMENTS
@@ -32,6 +37,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         topic=settings.tickets_topic,
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_interval_seconds,
+    )
+    scheduler = Periodic(
+        "sla-scheduler",
+        partial(
+            alerts.run_due,
+            database=runtime.database,
+            batch_size=settings.sla_batch_size,
+            concurrency=settings.sla_concurrency,
+        ),
+        interval=settings.sla_poll_interval_seconds,
     )
     listener = (
         SmtpListener(
@@ -51,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await indexes.ensure_indexes(runtime.database)
         async with runtime.lifespan(app):
             relay.start()
+            scheduler.start()
             if listener is not None:
                 await listener.start()
             try:
@@ -58,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             finally:
                 if listener is not None:
                     await listener.stop()
+                await scheduler.stop()
                 await relay.stop(flush_seconds=settings.shutdown_drain_seconds / 2)
 
     # Base64 makes a file a third larger; a message carries several, and its text.
@@ -66,7 +83,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings,
         title="support-ticket",
         lifespan=lifespan,
-        routers=[customers_router, tickets_router, views_router, mail_router, webform_router],
+        routers=[
+            customers_router,
+            tickets_router,
+            sla_router,
+            views_router,
+            mail_router,
+            webform_router,
+        ],
         readiness=runtime.readiness,
         access=ACCESS,
         asyncapi=worker.asyncapi(settings),

@@ -14,7 +14,16 @@ from crm_events.customer import (
     CUSTOMER_UPDATED,
 )
 from crm_events.registry import CONTRACTS
-from crm_events.ticket import TICKET_CREATED, TICKET_SOLVED, TICKET_UPDATED
+from crm_events.ticket import (
+    TICKET_ASSIGNED,
+    TICKET_CREATED,
+    TICKET_REPLIED,
+    TICKET_SLA_BREACHED,
+    TICKET_SLA_WARNING,
+    TICKET_SOLVED,
+    TICKET_STATUS_CHANGED,
+    TICKET_UPDATED,
+)
 
 from support_ticket.config import Settings
 from support_ticket.flows import customers_and_tickets_handler
@@ -50,8 +59,19 @@ def events(settings: Settings) -> ServiceEvents:
         publishes=(
             Publishes(
                 settings.tickets_topic,
-                (TICKET_CREATED, TICKET_UPDATED, TICKET_SOLVED),
-                summary="Each ticket after every change, relayed from the ticket document",
+                (
+                    TICKET_CREATED,
+                    TICKET_STATUS_CHANGED,
+                    TICKET_ASSIGNED,
+                    TICKET_REPLIED,
+                    TICKET_SOLVED,
+                    TICKET_UPDATED,
+                    TICKET_SLA_WARNING,
+                    TICKET_SLA_BREACHED,
+                ),
+                summary="Each ticket after every change, as the one event that tells the "
+                "change best, and its SLA warnings and breaches; relayed from the ticket "
+                "document",
             ),
         ),
     )

@@ -57,7 +57,7 @@ async def set_status(database, ticket_id, status):
     )
 
 
-async def test_each_change_is_published_in_order_with_a_growing_version(
+async def test_each_change_is_published_in_order_as_its_own_kind_with_a_growing_version(
     client, auth, settings, read_topic
 ):
     opened = await client.post(
@@ -67,21 +67,35 @@ async def test_each_change_is_published_in_order_with_a_growing_version(
     )
     ticket_id = opened.json()["ticket_id"]
     path = f"/v1/tickets/{ticket_id}"
-    await client.patch(path, json={"status": "open", "tags": ["late"]}, headers=auth("agent"))
-    await client.patch(path, json={"status": "solved"}, headers=auth("agent"))
+    agent = auth("agent")
+    await client.patch(path, json={"status": "open", "tags": ["late"]}, headers=agent)
+    await client.patch(path, json={"assignee_id": "agent-7", "group_id": "tier-1"}, headers=agent)
+    reply = await client.post(f"{path}/messages", json={"body": "On its way"}, headers=agent)
+    await client.post(f"{path}/messages", json={"kind": "note", "body": "Asked DHL"}, headers=agent)
+    await client.patch(path, json={"priority": "high"}, headers=agent)
+    await client.patch(path, json={"status": "solved"}, headers=agent)
 
     records = await read_topic(
-        settings.tickets_topic, lambda records: len(events_of(records, ticket_id)) >= 3
+        settings.tickets_topic, lambda records: len(events_of(records, ticket_id)) >= 7
     )
     events = events_of(records, ticket_id)
     assert [(kind, data["version"]) for kind, data, _ in events] == [
         ("crm.ticket.created", 1),
-        ("crm.ticket.updated", 2),
-        ("crm.ticket.solved", 3),
+        ("crm.ticket.status_changed", 2),
+        ("crm.ticket.assigned", 3),
+        ("crm.ticket.replied", 4),
+        ("crm.ticket.updated", 5),
+        ("crm.ticket.updated", 6),
+        ("crm.ticket.solved", 7),
     ]
-    assert events[1][1]["tags"] == ["late"]
-    assert events[2][1]["solved_at"] is not None
-    assert all("subject" not in data for _, data, _ in events)
+    assert (events[1][1]["previous_status"], events[1][1]["tags"]) == ("new", ["late"])
+    assigned = events[2][1]
+    assert (assigned["assignee_id"], assigned["previous_assignee_id"]) == ("agent-7", None)
+    replied = events[3][1]
+    assert (replied["message_id"], replied["author"]) == (reply.json()["message_id"], "agent")
+    assert replied["first_responded_at"] is not None
+    assert events[6][1]["solved_at"] is not None
+    assert all("subject" not in data and "body" not in data for _, data, _ in events)
 
 
 async def test_a_crash_between_publishing_and_removing_republishes_and_loses_nothing(

@@ -4,9 +4,18 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from crm_events.ticket import TICKET_CREATED, TICKET_SOLVED, TICKET_UPDATED, TicketChannel
+from crm_events.ticket import (
+    TICKET_ASSIGNED,
+    TICKET_CREATED,
+    TICKET_REPLIED,
+    TICKET_SOLVED,
+    TICKET_STATUS_CHANGED,
+    TICKET_UPDATED,
+    MessageAuthor,
+    TicketChannel,
+)
 from crm_events.ticket import TicketStatus as S
-from support_ticket.tickets.events import contract_for, pending_event
+from support_ticket.tickets.events import Reply, announcement, pending_event
 from support_ticket.tickets.exceptions import InvalidTicket
 from support_ticket.tickets.models import Requester, Ticket
 from support_ticket.tickets.service import ALLOWED, transition
@@ -59,14 +68,53 @@ def test_reopening_a_solved_ticket_counts_and_solving_stamps_the_time():
     assert worked.reopened_count == 1
 
 
-def test_the_event_is_created_then_solved_or_updated():
+def test_each_change_is_told_by_the_one_event_that_fits_it_best():
     before = ticket(S.OPEN)
     solved = before.model_copy(update={"status": S.SOLVED, "version": 2})
+    pending = before.model_copy(update={"status": S.PENDING, "version": 2})
+    assigned = before.model_copy(update={"assignee_id": "agent-7", "version": 2})
+    regrouped = before.model_copy(update={"group_id": "tier-2", "version": 2})
     tagged = before.model_copy(update={"tags": ["x"], "version": 2})
-    assert contract_for(None, before) is TICKET_CREATED
-    assert contract_for(before, solved) is TICKET_SOLVED
-    assert contract_for(before, tagged) is TICKET_UPDATED
-    assert contract_for(solved, solved) is TICKET_UPDATED
+    reply = Reply(message_id="m-1", author=MessageAuthor.AGENT)
+
+    assert announcement(None, before) == (TICKET_CREATED, {})
+    assert announcement(before, solved) == (TICKET_SOLVED, {})
+    assert announcement(before, solved, reply=reply) == (TICKET_SOLVED, {})
+    assert announcement(before, pending, reply=reply) == (
+        TICKET_REPLIED,
+        {"message_id": "m-1", "author": MessageAuthor.AGENT},
+    )
+    assert announcement(before, pending) == (TICKET_STATUS_CHANGED, {"previous_status": S.OPEN})
+    assert announcement(before, assigned.model_copy(update={"status": S.PENDING}))[0] is (
+        TICKET_STATUS_CHANGED
+    )
+    assert announcement(before, assigned) == (
+        TICKET_ASSIGNED,
+        {"previous_assignee_id": None, "previous_group_id": None},
+    )
+    assert announcement(before, regrouped)[0] is TICKET_ASSIGNED
+    assert announcement(before, tagged) == (TICKET_UPDATED, {})
+    assert announcement(solved, solved) == (TICKET_UPDATED, {})
+
+
+@pytest.mark.parametrize(
+    ("after", "reply"),
+    [
+        ({"status": S.PENDING}, None),
+        ({"assignee_id": "agent-7"}, None),
+        ({}, Reply(message_id="m-1", author=MessageAuthor.CUSTOMER)),
+    ],
+)
+def test_every_specific_event_is_valid_under_its_contract(after, reply):
+    before = ticket(S.OPEN)
+    changed = before.model_copy(update={**after, "version": 2})
+    event = pending_event(before, changed, reply=reply)
+    contract, extra = announcement(before, changed, reply=reply)
+    envelope = json.loads(event.payload)
+    assert envelope["type"] == contract.type
+    body = contract.model.model_validate(envelope["data"])
+    assert body.version == 2
+    assert {name: getattr(body, name) for name in extra} == extra
 
 
 def test_a_pending_event_is_a_valid_envelope_without_subject_or_name():

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from crm_events.ticket import TicketChannel, TicketPriority, TicketStatus
+from crm_events.ticket import TicketChannel, TicketPriority, TicketSla, TicketStatus
 from pydantic import BaseModel, ConfigDict, Field
 
 TICKETS = "tickets"
@@ -75,9 +75,23 @@ class Ticket(BaseModel):
     created_at: datetime
     updated_at: datetime
     first_responded_at: datetime | None = None
+    customer_waiting_since: datetime | None = None
+    """The customer's first public message since the last public reply of an agent; None when
+    every customer message is answered."""
     solved_at: datetime | None = None
     reopened_count: int = 0
     erased: bool = False
+    sla: TicketSla | None = None
+    """The policy that applies and where its clocks stand, as of the last change."""
+    first_response_seconds: int | None = None
+    resolution_seconds: int | None = None
+    next_alert_at: datetime | None = None
+    """When the SLA scheduler must look at the ticket again (an alert owed, a warning or a due
+    instant ahead); None when no clock runs."""
+    sla_revision: int = 0
+    """The SLA configuration's revision the ticket was computed with."""
+    sla_announced: list[str] = Field(default_factory=list)
+    """The alerts published, as `<target>:<kind>:<due instant>`: each is published once."""
     version: int = 1
     history: list[HistoryEntry] = Field(default_factory=list)
     outbox: list[PendingEvent] = Field(default_factory=list)

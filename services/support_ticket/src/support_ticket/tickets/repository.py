@@ -44,6 +44,7 @@ async def ensure_indexes(*, database: Database) -> None:
     for key in ("customer_id", "attributed_customer_id", "mail_ids", "status", "assignee_id"):
         await tickets.create_index(key)
     await tickets.create_index([("updated_at", -1), ("_id", -1)])
+    await tickets.create_index("next_alert_at")
     await database[MESSAGES].create_index([("ticket_id", 1), ("created_at", 1)])
     await database[MESSAGES].create_index("mail_message_id")
     await database[FIELD_DEFINITIONS].create_index([("store_id", 1), ("key", 1)], unique=True)
@@ -107,6 +108,35 @@ async def save(
         {"_id": before.ticket_id, "version": before.version}, {"$set": fields, "$push": push}
     )
     return result.matched_count == 1
+
+
+async def set_schedule(
+    *, database: Database, ticket: Ticket, next_alert_at: datetime | None, sla_revision: int
+) -> bool:
+    """When to look at the ticket again, computed with configuration `sla_revision`, if the
+    ticket is still at its version (no event: nothing a consumer sees changed)."""
+    result = await _tickets(database).update_one(
+        {"_id": ticket.ticket_id, "version": ticket.version},
+        {"$set": {"next_alert_at": next_alert_at, "sla_revision": sla_revision}},
+    )
+    return result.matched_count == 1
+
+
+async def due_for_sla(
+    *, database: Database, now: datetime, revision: int, statuses: Sequence[str], limit: int
+) -> list[str]:
+    """Up to `limit` ids of tickets to look at: an alert instant reached, or open (one of
+    `statuses`) and computed with a configuration older than `revision`."""
+    open_ = {"status": {"$in": list(statuses)}}
+    query = {
+        "$or": [
+            {"next_alert_at": {"$lte": now}},
+            {**open_, "sla_revision": {"$lt": revision}},
+            {**open_, "sla_revision": {"$exists": False}},
+        ]
+    }
+    found = _tickets(database).find(query, projection={"_id": 1}).limit(limit)
+    return [document["_id"] async for document in found]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from crm_common.access import mask_email, mask_phone, mask_text
-from crm_events.ticket import TicketChannel, TicketPriority, TicketStatus
+from crm_events.ticket import TicketChannel, TicketPriority, TicketSla, TicketStatus
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from support_ticket.tickets.models import (
@@ -138,8 +138,15 @@ class TicketRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     first_responded_at: datetime | None
+    customer_waiting_since: datetime | None
+    """The customer's oldest unanswered public message, if any."""
     solved_at: datetime | None
     reopened_count: int
+    sla: TicketSla | None
+    """The SLA policy that applies and its open due instants; null when none applies."""
+    first_response_seconds: int | None
+    """Business seconds to the first reply, when the policy tracks it."""
+    resolution_seconds: int | None
     version: int
 
     @classmethod

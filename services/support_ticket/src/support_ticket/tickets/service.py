@@ -1,9 +1,13 @@
-"""A ticket's life: opening it with a number, changing it under its version, its statuses.
+"""A ticket's life: opening it with a number, changing it under its version, its statuses,
+and its SLA computed again with every change.
 
 Every change is one update of the ticket document that also appends its history entry and the
 event announcing it, made under the ticket's write lease (`leases`): two writers never lose
 each other's change, the second one reads the first one's. The update is also guarded by the
 version read before it, which is all real MongoDB would need.
+
+A change never announces an SLA alert itself: when one is owed it sets `next_alert_at` to now,
+and the scheduler (`alerts`) announces it through `reevaluate`, one alert per change.
 """
 
 from collections.abc import Callable, Sequence
@@ -14,8 +18,11 @@ from typing import Any
 from crm_events.ticket import TicketChannel, TicketPriority, TicketStatus
 from pymongo.errors import DuplicateKeyError
 
+from support_ticket.sla import service as sla
+from support_ticket.sla.policies import TicketAttributes
 from support_ticket.tickets import fields, leases, repository
-from support_ticket.tickets.events import pending_event
+from support_ticket.tickets.deadlines import Alert, Deadlines, deadlines
+from support_ticket.tickets.events import Reply, alert_event, pending_event
 from support_ticket.tickets.exceptions import InvalidTicket, TicketNotFound, VersionConflict
 from support_ticket.tickets.models import HistoryEntry, Requester, Ticket
 from support_ticket.tickets.repository import Database
@@ -33,7 +40,21 @@ ALLOWED: dict[TicketStatus, frozenset[TicketStatus]] = {
     # Closed is final: the customer writing again opens a follow-up ticket.
     TicketStatus.CLOSED: frozenset(),
 }
-_UNTRACKED = {"version", "updated_at", "history", "outbox", "mail_ids"}
+# Derived from the rest (the SLA) or bookkeeping: recorded by the changes that cause them.
+_UNTRACKED = {
+    "version",
+    "updated_at",
+    "history",
+    "outbox",
+    "mail_ids",
+    "sla",
+    "first_response_seconds",
+    "resolution_seconds",
+    "next_alert_at",
+    "sla_revision",
+    "sla_announced",
+}
+SLA_ACTOR = "system:sla"
 
 
 def now() -> datetime:
@@ -119,6 +140,7 @@ async def open_ticket(
         updated_at=at,
     )
     ticket.history = [HistoryEntry(at=at, actor=actor, action="created", message_id=message_id)]
+    await _compute_sla(database, ticket, at)
     ticket.outbox = [pending_event(None, ticket)]
     try:
         await repository.insert(database=database, ticket=ticket)
@@ -145,12 +167,14 @@ async def change(
     expected_version: int | None = None,
     message_id: str | None = None,
     new_mail_ids: Sequence[str] = (),
+    reply: Reply | None = None,
 ) -> Ticket:
     """Apply `mutate` to the ticket as one versioned write with its history entry and event.
 
     Nothing is written when it changes nothing. With `message_id`, the change is the one that
-    message brings, made once however often it is retried. With `expected_version`, a ticket at
-    another version is a `VersionConflict` rather than read again."""
+    message brings, made once however often it is retried (`reply` when it is a public one).
+    With `expected_version`, a ticket at another version is a `VersionConflict` rather than
+    read again."""
     async with leases.held(database, f"ticket:{ticket_id}"):
         return await _change(
             database=database,
@@ -161,6 +185,7 @@ async def change(
             expected_version=expected_version,
             message_id=message_id,
             new_mail_ids=new_mail_ids,
+            reply=reply,
         )
 
 
@@ -174,6 +199,7 @@ async def _change(
     expected_version: int | None,
     message_id: str | None,
     new_mail_ids: Sequence[str],
+    reply: Reply | None,
 ) -> Ticket:
     before = await repository.get(database=database, ticket_id=ticket_id)
     if before is None:
@@ -191,12 +217,14 @@ async def _change(
     after.version = before.version + 1
     after.updated_at = at
     entry = HistoryEntry(at=at, actor=actor, action=action, changes=changes, message_id=message_id)
+    after.history = [*before.history, entry]
+    await _compute_sla(database, after, at)
     saved = await repository.save(
         database=database,
         before=before,
         after=after,
         entries=[entry],
-        event=pending_event(before, after),
+        event=pending_event(before, after, reply=reply),
         new_mail_ids=[i for i in new_mail_ids if i not in before.mail_ids],
     )
     if not saved:
@@ -204,6 +232,106 @@ async def _change(
         current = await repository.get(database=database, ticket_id=ticket_id)
         raise VersionConflict(ticket_id, (current or before).version)
     after.mail_ids = list(dict.fromkeys([*before.mail_ids, *new_mail_ids]))
+    return after
+
+
+def attributes(ticket: Ticket) -> TicketAttributes:
+    """What SLA policy conditions look at. crm.customers.v1 carries no value tier yet, so no
+    policy's value-tier condition holds."""
+    return TicketAttributes(
+        priority=ticket.priority.value,
+        channel=ticket.channel.value,
+        store_id=ticket.store_id,
+        tags=frozenset(ticket.tags),
+    )
+
+
+async def _selected(database: Database, ticket: Ticket) -> tuple[sla.Selected | None, int]:
+    configuration = await sla.configuration(database=database)
+    selected = await sla.select(
+        database=database, configuration=configuration, ticket=attributes(ticket)
+    )
+    return selected, configuration.revision
+
+
+async def _compute_sla(database: Database, ticket: Ticket, at: datetime) -> Deadlines:
+    selected, revision = await _selected(database, ticket)
+    found = deadlines(ticket, selected, now=at)
+    _keep(ticket, found, revision)
+    return found
+
+
+def _keep(ticket: Ticket, found: Deadlines, revision: int) -> None:
+    ticket.sla = found.sla
+    ticket.first_response_seconds = found.first_response_seconds
+    ticket.resolution_seconds = found.resolution_seconds
+    ticket.next_alert_at = found.next_alert_at
+    ticket.sla_revision = revision
+
+
+async def reevaluate(*, database: Database, ticket_id: str) -> int:
+    """Bring the ticket's SLA up to date with the time and the configuration, and announce the
+    alerts it owes, each once, as a change of its own; returns how many were announced."""
+    async with leases.held(database, f"ticket:{ticket_id}"):
+        ticket = await repository.get(database=database, ticket_id=ticket_id)
+        if ticket is None:
+            return 0
+        selected, revision = await _selected(database, ticket)
+        announced = 0
+        while True:
+            at = now()
+            found = deadlines(ticket, selected, now=at)
+            if found.alerts:
+                alert = found.alerts[0]
+                # Computed as if announced, so that it is stored with the next instant to look.
+                keys = [*ticket.sla_announced, alert.key]
+                found = deadlines(
+                    ticket.model_copy(update={"sla_announced": keys}), selected, now=at
+                )
+                ticket = await _save_sla(database, ticket, found, revision, at, alert)
+                announced += 1
+                continue
+            if (found.sla, found.first_response_seconds, found.resolution_seconds) != (
+                ticket.sla,
+                ticket.first_response_seconds,
+                ticket.resolution_seconds,
+            ):
+                # A new policy or calendar moved the targets: consumers learn of it.
+                await _save_sla(database, ticket, found, revision, at, None)
+            elif (found.next_alert_at, revision) != (ticket.next_alert_at, ticket.sla_revision):
+                await repository.set_schedule(
+                    database=database,
+                    ticket=ticket,
+                    next_alert_at=found.next_alert_at,
+                    sla_revision=revision,
+                )
+            return announced
+
+
+async def _save_sla(
+    database: Database,
+    ticket: Ticket,
+    found: Deadlines,
+    revision: int,
+    at: datetime,
+    alert: Alert | None,
+) -> Ticket:
+    """The SLA-only change of `ticket`: announcing `alert`, or else new targets."""
+    after = ticket.model_copy(deep=True)
+    _keep(after, found, revision)
+    after.version, after.updated_at = ticket.version + 1, at
+    if alert is None:
+        entry = HistoryEntry(at=at, actor=SLA_ACTOR, action="sla_recomputed")
+        event = pending_event(ticket, after)
+    else:
+        after.sla_announced = [*ticket.sla_announced, alert.key]
+        entry = HistoryEntry(at=at, actor=SLA_ACTOR, action=f"sla_{alert.kind}:{alert.target}")
+        event = alert_event(after, alert)
+    if not await repository.save(
+        database=database, before=ticket, after=after, entries=[entry], event=event
+    ):
+        raise VersionConflict(ticket.ticket_id, ticket.version)
+    after.history = [*ticket.history, entry]
     return after
 
 

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from crm_events.ticket import TicketStatus
+from crm_events.ticket import MessageAuthor, TicketStatus
 
 from support_ticket.tickets import repository, service
+from support_ticket.tickets.events import Reply
 from support_ticket.tickets.exceptions import InvalidTicket
 from support_ticket.tickets.models import (
     AttachmentInfo,
@@ -152,21 +153,30 @@ async def add_message(
         # An out-of-office or a bounce changes nothing: no reopening, no reply, no event.
         return ticket, stored
 
+    public = message.kind is MessageKind.REPLY
+    by_agent = message.author.kind is AuthorKind.AGENT
+    by_customer = message.author.kind is AuthorKind.CUSTOMER
+
     def apply(ticket: Ticket, at: datetime) -> None:
-        if message.author.kind is AuthorKind.AGENT and message.kind is MessageKind.REPLY:
+        if by_agent and public:
             if ticket.first_responded_at is None:
                 ticket.first_responded_at = at
+            ticket.customer_waiting_since = None
             if ticket.status is TicketStatus.NEW and message.status is None:
                 service.transition(ticket, TicketStatus.OPEN, at=at)
-        if message.author.kind is AuthorKind.CUSTOMER and ticket.status in (
-            TicketStatus.PENDING,
-            TicketStatus.SOLVED,
-        ):
-            service.transition(ticket, TicketStatus.OPEN, at=at)
+        if by_customer:
+            if ticket.customer_waiting_since is None:
+                ticket.customer_waiting_since = at
+            if ticket.status in (TicketStatus.PENDING, TicketStatus.SOLVED):
+                service.transition(ticket, TicketStatus.OPEN, at=at)
         if message.status is not None:
             service.transition(ticket, message.status, at=at)
 
-    action = "replied" if message.kind is MessageKind.REPLY else "noted"
+    action = "replied" if public else "noted"
+    reply = None
+    if public and (by_agent or by_customer):
+        author = MessageAuthor.AGENT if by_agent else MessageAuthor.CUSTOMER
+        reply = Reply(message_id=message_id, author=author)
     changed = await service.change(
         database=database,
         ticket_id=ticket_id,
@@ -175,6 +185,7 @@ async def add_message(
         mutate=apply,
         message_id=message_id,
         new_mail_ids=mail_ids,
+        reply=reply,
     )
     return changed, stored
 

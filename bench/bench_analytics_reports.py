@@ -5,10 +5,12 @@ Replaying 10 million orders through the consumer would take hours on the 2-core 
 the store's roll-up rows are generated directly, from a simulated history shaped as the
 consumer would have summed it: buyers arrive every day, place 1 + geometric(0.45) orders
 (about 2.2 each) with exponential gaps (mean 60 days), and each order is summed into
-`sales_days` (its day, and a refund on a later day for 8% of them), `buyer_days` (its day,
-the buyer's previous order day, and for a first order the buyer's second order day),
-`cohort_months` (the buyer's first month and the order's month) and `sku_days` /
-`sku_months` (two lines drawn from 500 SKUs of Zipf popularity). The rows are exactly those
+`sales_days` (its day, and a refund on a later day for 8% of them), `buyer_pairs` (its day
+and the buyer's previous order day, by day and day, day and month, month and month; a
+second order also as a second), `gap_months` (the days since the buyer's previous order),
+`buyer_periods` (the buyer figures of each whole day, week and month), `cohort_months` (the
+buyer's first month and the order's month) and `sku_days` / `sku_months` (two lines drawn
+from 500 SKUs of Zipf popularity). The rows are exactly those
 sums (what `rollups/repository.py` keeps), computed with numpy and loaded with COPY.
 
 Then it asks each report for random windows (a third up to a month, a third up to a year, a
@@ -28,6 +30,7 @@ import time
 from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import _harness as harness
 import asyncpg
@@ -110,6 +113,108 @@ def _day(index: int) -> date:
     return START + timedelta(days=int(index))
 
 
+Rows = tuple[str, list[tuple[Any, ...]], list[str]]
+"""A table, its records and their columns."""
+
+_MONTH_START = np.array(
+    [
+        (date(d.year, d.month, 1) - START).days
+        for d in (START + timedelta(days=i) for i in range(DAYS + 2000))
+    ]
+)
+
+
+def _month_start_of(days: np.ndarray) -> np.ndarray:
+    """The day index of each day's month start (`MINUS_INFINITY` stays)."""
+    return np.where(days == MINUS_INFINITY, MINUS_INFINITY, _MONTH_START[np.maximum(days, 0)])
+
+
+def _grouped(keys: np.ndarray, *weights: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The distinct rows of `keys` (one row per record) and each weight summed over them."""
+    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    return unique, *(np.bincount(inverse, weights=w).astype(np.int64) for w in weights)
+
+
+def _lower_medians(groups: np.ndarray, values: np.ndarray) -> dict[int, int]:
+    """The lower median of `values` within each group."""
+    order = np.lexsort((values, groups))
+    groups, values = groups[order], values[order]
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    counts = np.diff(np.r_[starts, groups.size])
+    picked = starts + (counts - 1) // 2
+    return {int(g): int(v) for g, v in zip(groups[picked], values[picked], strict=True)}
+
+
+def _buyer_rows(history: dict[str, np.ndarray]) -> list[Rows]:
+    """`buyer_pairs` (each order's previous day and day; each second order also as a second),
+    `gap_months` and `buyer_periods` of whole days, weeks and months, as the consumer keeps
+    them."""
+    day, previous, second = history["day"], history["previous"], history["second"]
+    first = previous == MINUS_INFINITY
+    has_second = first & (second < INFINITY)
+    x = np.concatenate((previous, day[has_second]))
+    y = np.concatenate((day, second[has_second]))
+    orders = np.concatenate((np.ones(day.size), np.zeros(int(has_second.sum()))))
+    seconds = 1 - orders
+    pairs: list[tuple[Any, ...]] = []
+    for grain, gx, gy in (
+        ("dd", x, y),
+        ("dm", x, _month_start_of(y)),
+        ("mm", _month_start_of(x), _month_start_of(y)),
+    ):
+        keys, counted, second_counts = _grouped(np.stack((gx, gy), axis=1), orders, seconds)
+        pairs += [
+            (STORE, grain, _day(int(kx)), _day(int(ky)), int(o), int(c))
+            for (kx, ky), o, c in zip(keys, counted, second_counts, strict=True)
+        ]
+    repeat = ~first
+    gap = day[repeat] - previous[repeat]
+    keys, counted = _grouped(
+        np.stack((_month_start_of(day[repeat]), gap), axis=1), np.ones(gap.size)
+    )
+    gaps = [
+        (STORE, _day(int(month)), int(g), int(c))
+        for (month, g), c in zip(keys, counted, strict=True)
+    ]
+    periods: list[tuple[Any, ...]] = []
+    weekday = np.array([(START + timedelta(days=i)).weekday() for i in range(DAYS)])
+    month_end = _MONTH_START[np.minimum(_MONTH_START[day] + 31, _MONTH_START.size - 1)]
+    for granularity, start, end in (
+        ("day", day, day + 1),
+        ("week", day - weekday[day], day - weekday[day] + 7),
+        ("month", _MONTH_START[day], month_end),
+    ):
+        before = np.where(first, -(10**9), previous) < start
+        one_time = first & (second >= end)
+        keys, buyers, new, once, counted = _grouped(
+            start[:, None], before, first, one_time, np.ones(day.size)
+        )
+        medians = _lower_medians(start[repeat], gap)
+        periods += [
+            (STORE, granularity, _day(int(p)), int(b), int(n), int(o), int(c), medians.get(int(p)))
+            for (p,), b, n, o, c in zip(keys, buyers, new, once, counted, strict=True)
+        ]
+    return [
+        ("buyer_pairs", pairs, ["store_id", "grain", "x", "y", "orders", "seconds"]),
+        ("gap_months", gaps, ["store_id", "month", "gap", "orders"]),
+        (
+            "buyer_periods",
+            periods,
+            [
+                "store_id",
+                "granularity",
+                "period_start",
+                "buyers",
+                "new_buyers",
+                "one_time_buyers",
+                "orders",
+                "median_gap_days",
+            ],
+        ),
+    ]
+
+
 async def _load(url: str, orders: int, seed: int) -> int:
     history = _simulate(orders, seed)
     rng = np.random.default_rng(seed + 1)
@@ -159,26 +264,8 @@ async def _load(url: str, orders: int, seed: int) -> int:
                 "taxes",
             ],
         )
-        key = (history["day"] * (DAYS + 2) + (history["previous"] + 1)) * (INFINITY + 1) + (
-            np.minimum(history["second"], INFINITY)
-        )
-        triples, counts = np.unique(key, return_counts=True)
-        second = triples % (INFINITY + 1)
-        rest = triples // (INFINITY + 1)
-        await connection.copy_records_to_table(
-            "buyer_days",
-            records=[
-                (
-                    STORE,
-                    _day(int(r // (DAYS + 2))),
-                    _day(int(r % (DAYS + 2)) - 1),
-                    _day(int(s)),
-                    int(c),
-                )
-                for r, s, c in zip(rest, second, counts, strict=True)
-            ],
-            columns=["store_id", "day", "previous_day", "second_day", "orders"],
-        )
+        for table, records, columns in _buyer_rows(history):
+            await connection.copy_records_to_table(table, records=records, columns=columns)
         cells = history["cohort"] * 100 + history["month"]
         net = gross - discount
         keys, inverse = np.unique(cells, return_inverse=True)
@@ -242,7 +329,14 @@ async def _load(url: str, orders: int, seed: int) -> int:
         stored = await connection.fetchval(
             "SELECT sum(orders) FROM sales_days WHERE store_id = $1", STORE
         )
-        for table in ("buyer_days", "sku_days", "sku_months", "cohort_months"):
+        for table in (
+            "buyer_pairs",
+            "gap_months",
+            "buyer_periods",
+            "sku_days",
+            "sku_months",
+            "cohort_months",
+        ):
             rows = await connection.fetchval(f"SELECT count(*) FROM {table}")
             sys.stdout.write(f"  {table}: {rows:,} rows\n")
         return int(stored)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.facts.events import AttributionRow, FactRow
 from analytics.facts.models import CustomerMerge, OrderAttribution, OrderFact
+from analytics.rollups.entries import Written
 
 _facts = OrderFact.__table__  # type: ignore[attr-defined]
 _attributions = OrderAttribution.__table__  # type: ignore[attr-defined]
@@ -43,15 +44,39 @@ _FACT_TYPES = (
 )
 _FACT_COLUMNS = (*FactRow._fields, "customer_id")
 _FACT_ARRAYS = [*_FACT_TYPES, "text"]
-# The version guard: a snapshot overwrites the stored fact only when it is newer.
+# What places an order in its buyer's history, and what it adds to the cohorts.
+_HISTORY = ("store_id", "placed_at", "counted", "customer_id", "customer_ref")
+_AMOUNTS = ("currency", "net_sales")
+
+
+def _compared(columns: Sequence[str]) -> str:
+    return (
+        f"({', '.join(f'w.{c}' for c in columns)}) IS DISTINCT FROM "
+        f"({', '.join(f'b.{c}' for c in columns)})"
+    )
+
+
+# The version guard: a snapshot overwrites the stored fact only when it is newer. Each fact
+# written is compared with the one it replaced (the CTE `before` reads the table as the
+# statement began); one of version 0 was stored before the roll-ups (migration 0004) and is
+# in no buyer's history yet.
 _UPSERT_FACTS = text(
-    f"INSERT INTO order_facts ({', '.join(_FACT_COLUMNS)}) "
+    f"WITH before AS (SELECT order_id, version, {', '.join(_HISTORY + _AMOUNTS)} "
+    "FROM order_facts "
+    "WHERE order_id = ANY(CAST(:order_id AS text[]))), "
+    f"written AS (INSERT INTO order_facts ({', '.join(_FACT_COLUMNS)}) "
     "SELECT * FROM unnest("
     + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(_FACT_COLUMNS, _FACT_ARRAYS, strict=True))
     + ") ON CONFLICT (order_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _FACT_COLUMNS if c != "order_id")
-    + " WHERE order_facts.version < excluded.version RETURNING order_id"
+    + " WHERE order_facts.version < excluded.version "
+    f"RETURNING order_id, {', '.join(_HISTORY + _AMOUNTS)}) "
+    f"SELECT w.order_id, b.order_id IS NULL OR b.version = 0 OR {_compared(_HISTORY)}, "
+    f"{_compared(_AMOUNTS)} "
+    "FROM written AS w LEFT JOIN before AS b USING (order_id)"
 )
+
+
 # A later attribution of an order (by time) replaces an earlier one; returns those stored.
 _UPSERT_ATTRIBUTIONS = text(
     "INSERT INTO order_attributions (order_id, customer_id, store_id, attributed_at) "
@@ -123,18 +148,18 @@ async def attributed_customers(
 
 async def upsert_facts_if_newer(
     *, session: AsyncSession, facts: Sequence[FactRow], customers: Mapping[str, str]
-) -> set[str]:
+) -> dict[str, Written]:
     """Insert each fact, or overwrite the stored one only when the row carries a newer version;
     `customers` gives the orders' customers (an order missing there has none). One row per
-    order: a statement cannot touch a row twice. Returns the orders written."""
+    order: a statement cannot touch a row twice. Returns the orders written, and how."""
     if not facts:
-        return set()
+        return {}
     values: dict[str, Sequence[Any]] = dict(
         zip(FactRow._fields, zip(*facts, strict=True), strict=True)
     )
     values["customer_id"] = [customers.get(fact.order_id) for fact in facts]
     written = await session.execute(_UPSERT_FACTS, values)
-    return set(written.scalars())
+    return {order_id: Written(moved, restated) for order_id, moved, restated in written.all()}
 
 
 async def upsert_attributions_if_newer(

@@ -9,13 +9,12 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.rollups import repository as rollups
+from analytics.rollups.buyers import BuyerCounts, Window, pieces
+
 Bucket = tuple[date, date]
 """[start, end) in local days."""
 
-_BUCKETS = (
-    "WITH buckets AS (SELECT * FROM unnest(CAST(:starts AS date[]), CAST(:ends AS date[])) "
-    "AS b(a, b)) "
-)
 _CURRENCIES = text(
     "SELECT DISTINCT currency FROM sales_days WHERE store_id = :store_id "
     "AND day >= :start AND day < :end "
@@ -23,32 +22,17 @@ _CURRENCIES = text(
     "AND (orders <> 0 OR gross_sales <> 0 OR returns <> 0 OR shipping <> 0 OR taxes <> 0) "
     "ORDER BY currency"
 )
+# Each day read once, summed into its period (the first one starting with the window).
 _SALES = text(
-    _BUCKETS + "SELECT b.a, b.b, coalesce(sum(d.orders), 0), coalesce(sum(d.refunded_orders), 0), "
-    "coalesce(sum(d.gross_sales), 0), coalesce(sum(d.discounts), 0), "
-    "coalesce(sum(d.returns), 0), coalesce(sum(d.shipping), 0), coalesce(sum(d.taxes), 0) "
-    "FROM buckets AS b LEFT JOIN sales_days AS d ON d.store_id = :store_id "
-    "AND d.currency = :currency AND d.day >= b.a AND d.day < b.b GROUP BY b.a, b.b"
+    "SELECT greatest(date_trunc(:unit, day)::date, :start) AS period, sum(orders), "
+    "sum(refunded_orders), sum(gross_sales), sum(discounts), sum(returns), sum(shipping), "
+    "sum(taxes) FROM sales_days WHERE store_id = :store_id AND currency = :currency "
+    "AND day >= :start AND day < :end GROUP BY 1"
 )
-# A buyer counts in a window once, by its first order there: the order whose previous one
-# (of the same buyer) came before the window. New buyers' first orders ever are in it;
-# one-time buyers are new ones whose second order is not before the window's end.
-_BUYERS = text(
-    _BUCKETS + ", rows AS MATERIALIZED (SELECT b.a, b.b, g.day, g.previous_day, g.second_day, "
-    "g.orders FROM buckets AS b JOIN buyer_days AS g ON g.store_id = :store_id "
-    "AND g.day >= b.a AND g.day < b.b AND g.orders <> 0), "
-    "counts AS (SELECT a, b, sum(orders) FILTER (WHERE previous_day < a) AS buyers, "
-    "sum(orders) FILTER (WHERE previous_day = '-infinity') AS new_buyers, "
-    "sum(orders) FILTER (WHERE previous_day = '-infinity' AND second_day >= b) AS one_time, "
-    "sum(orders) AS orders FROM rows GROUP BY a, b), "
-    "gaps AS (SELECT a, b, day - previous_day AS gap, sum(orders) AS n FROM rows "
-    "WHERE previous_day > '-infinity' GROUP BY 1, 2, 3), "
-    "running AS (SELECT a, b, gap, sum(n) OVER (PARTITION BY a, b ORDER BY gap) AS upto, "
-    "sum(n) OVER (PARTITION BY a, b) AS total FROM gaps), "
-    "medians AS (SELECT a, b, min(gap) AS median FROM running WHERE 2 * upto >= total "
-    "GROUP BY a, b) "
-    "SELECT counts.a, counts.b, buyers, new_buyers, one_time, orders, median "
-    "FROM counts LEFT JOIN medians USING (a, b)"
+_PERIOD_BUYERS = text(
+    "SELECT period_start, buyers, new_buyers, one_time_buyers, orders, median_gap_days "
+    "FROM buyer_periods WHERE store_id = :store_id AND granularity = :granularity "
+    "AND period_start >= :start AND period_start < :end"
 )
 _PRODUCTS = (
     "SELECT sku, sum(units), sum(gross_sales), sum(discounts), sum(returns) FROM ("
@@ -84,20 +68,6 @@ class SalesSums:
 
 
 @dataclass(frozen=True, slots=True)
-class BuyerCounts:
-    buyers: int
-    new_buyers: int
-    one_time_buyers: int
-    """New buyers with no second order before the window's end."""
-    orders: int
-    """Orders of identified buyers."""
-    median_gap_days: int | None
-
-
-NO_BUYERS = BuyerCounts(0, 0, 0, 0, None)
-
-
-@dataclass(frozen=True, slots=True)
 class ProductSums:
     sku: str
     units: int
@@ -115,42 +85,57 @@ class CohortCell:
     net_sales: Decimal
 
 
-def _bucket_params(buckets: Sequence[Bucket]) -> dict[str, list[date]]:
-    return {"starts": [a for a, _ in buckets], "ends": [b for _, b in buckets]}
-
-
 async def currencies(*, session: AsyncSession, store_id: str, start: date, end: date) -> list[str]:
     rows = await session.execute(_CURRENCIES, {"store_id": store_id, "start": start, "end": end})
     return list(rows.scalars())
 
 
 async def sales(
-    *, session: AsyncSession, store_id: str, currency: str, buckets: Sequence[Bucket]
-) -> dict[Bucket, SalesSums]:
-    """The sales of each bucket."""
+    *,
+    session: AsyncSession,
+    store_id: str,
+    currency: str,
+    start: date,
+    end: date,
+    granularity: str,
+) -> dict[date, SalesSums]:
+    """The sales of [start, end) by the start of each day, week or month in it (the first
+    period starts with the window); periods without sales are left out."""
     rows = await session.execute(
-        _SALES, {"store_id": store_id, "currency": currency, **_bucket_params(buckets)}
+        _SALES,
+        {
+            "store_id": store_id,
+            "currency": currency,
+            "start": start,
+            "end": end,
+            "unit": granularity,
+        },
     )
     return {
-        (row[0], row[1]): SalesSums(int(row[2]), int(row[3]), *(Decimal(v) for v in row[4:]))
+        row[0]: SalesSums(int(row[1]), int(row[2]), *(Decimal(v) for v in row[3:]))
         for row in rows.all()
     }
 
 
-async def buyers(
-    *, session: AsyncSession, store_id: str, buckets: Sequence[Bucket]
-) -> dict[Bucket, BuyerCounts]:
-    """The buyers of each bucket (in every currency); buckets without orders are left out."""
-    rows = await session.execute(_BUYERS, {"store_id": store_id, **_bucket_params(buckets)})
+async def window_buyers(
+    *, session: AsyncSession, windows: Sequence[Window]
+) -> dict[int, BuyerCounts]:
+    """The buyers of each window (in every currency), by index; windows without orders are
+    left out."""
+    return await rollups.window_buyers(session=session, pieces=pieces(windows))
+
+
+async def period_buyers(
+    *, session: AsyncSession, store_id: str, granularity: str, start: date, end: date
+) -> dict[date, BuyerCounts]:
+    """The stored buyers of the store's whole periods starting in [start, end)."""
+    rows = await session.execute(
+        _PERIOD_BUYERS,
+        {"store_id": store_id, "granularity": granularity, "start": start, "end": end},
+    )
     return {
-        (a, b): BuyerCounts(
-            buyers=int(buyers or 0),
-            new_buyers=int(new or 0),
-            one_time_buyers=int(one_time or 0),
-            orders=int(orders or 0),
-            median_gap_days=median,
-        )
-        for a, b, buyers, new, one_time, orders, median in rows.all()
+        period: BuyerCounts(buyers, new, one_time, orders, median)
+        for period, buyers, new, one_time, orders, median in rows.all()
     }
 
 

@@ -2,16 +2,16 @@
 windows a report reads."""
 
 import calendar
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.kpis.exceptions import MixedCurrencies
 from analytics.reports import repository
-from analytics.reports.repository import NO_BUYERS, Bucket, BuyerCounts, SalesSums
+from analytics.reports.repository import Bucket, SalesSums
 from analytics.reports.schemas import (
     CohortRow,
     CohortsReport,
@@ -27,6 +27,13 @@ from analytics.reports.schemas import (
     SalesPeriod,
     SalesQuery,
     SalesReport,
+)
+from analytics.rollups.buyers import (
+    NO_BUYERS,
+    BuyerCounts,
+    Window,
+    first_of_next_month,
+    is_whole_period,
 )
 from analytics.stores.repository import time_zone_of
 
@@ -48,28 +55,34 @@ def _ratio(part: Decimal | int, whole: Decimal | int, places: Decimal = RATE) ->
 
 def sales_figures(sales: SalesSums, buyers: BuyerCounts) -> SalesFigures:
     """The figures of a window from its sums (README: Sales report, for the formulas)."""
+    return SalesFigures.model_construct(**_figures(sales, buyers))
+
+
+def _figures(sales: SalesSums, buyers: BuyerCounts) -> dict[str, Any]:
+    # Built without validation (a series has a row per day): every value is already of its
+    # field's type.
     net = sales.gross_sales - sales.discounts - sales.returns
     returning = buyers.buyers - buyers.new_buyers
-    return SalesFigures(
-        orders=sales.orders,
-        gross_sales=_money(sales.gross_sales),
-        discounts=_money(sales.discounts),
-        returns=_money(sales.returns),
-        net_sales=_money(net),
-        shipping=_money(sales.shipping),
-        taxes=_money(sales.taxes),
-        total_sales=_money(net + sales.shipping + sales.taxes),
-        aov=_ratio(sales.gross_sales - sales.discounts, sales.orders, MONEY),
-        refunded_orders=sales.refunded_orders,
-        refund_rate=_ratio(sales.refunded_orders, sales.orders),
-        buyers=buyers.buyers,
-        new_buyers=buyers.new_buyers,
-        returning_buyers=returning,
-        returning_customer_rate=_ratio(returning, buyers.buyers),
-        repeat_purchase_rate=_ratio(buyers.buyers - buyers.one_time_buyers, buyers.buyers),
-        purchase_frequency=_ratio(buyers.orders, buyers.buyers),
-        median_days_between_orders=buyers.median_gap_days,
-    )
+    return {
+        "orders": sales.orders,
+        "gross_sales": _money(sales.gross_sales),
+        "discounts": _money(sales.discounts),
+        "returns": _money(sales.returns),
+        "net_sales": _money(net),
+        "shipping": _money(sales.shipping),
+        "taxes": _money(sales.taxes),
+        "total_sales": _money(net + sales.shipping + sales.taxes),
+        "aov": _ratio(sales.gross_sales - sales.discounts, sales.orders, MONEY),
+        "refunded_orders": sales.refunded_orders,
+        "refund_rate": _ratio(sales.refunded_orders, sales.orders),
+        "buyers": buyers.buyers,
+        "new_buyers": buyers.new_buyers,
+        "returning_buyers": returning,
+        "returning_customer_rate": _ratio(returning, buyers.buyers),
+        "repeat_purchase_rate": _ratio(buyers.buyers - buyers.one_time_buyers, buyers.buyers),
+        "purchase_frequency": _ratio(buyers.orders, buyers.buyers),
+        "median_days_between_orders": buyers.median_gap_days,
+    }
 
 
 def buckets(start: date, end: date, granularity: Granularity) -> list[Bucket]:
@@ -87,10 +100,6 @@ def buckets(start: date, end: date, granularity: Granularity) -> list[Bucket]:
         cuts.append((at, min(following, end)))
         at = following
     return cuts
-
-
-def first_of_next_month(day: date) -> date:
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
 def compared_window(start: date, end: date, compare: Compare) -> Bucket:
@@ -116,56 +125,96 @@ async def _currency(*, session: AsyncSession, query: ReportQuery) -> str | None:
     return found[0] if found else None
 
 
-@dataclass(frozen=True, slots=True)
-class _Window:
-    sales: dict[Bucket, SalesSums]
-    buyers: dict[Bucket, BuyerCounts]
-
-    def figures(self, bucket: Bucket) -> SalesFigures:
-        return sales_figures(self.sales.get(bucket, NO_SALES), self.buyers.get(bucket, NO_BUYERS))
-
-
-async def _read(
-    *, session: AsyncSession, store_id: str, currency: str | None, cuts: Sequence[Bucket]
-) -> _Window:
-    sales = (
-        await repository.sales(session=session, store_id=store_id, currency=currency, buckets=cuts)
-        if currency is not None
-        else {}
+def _total(sums: Iterable[SalesSums]) -> SalesSums:
+    parts = list(sums)
+    return SalesSums(
+        orders=sum(p.orders for p in parts),
+        refunded_orders=sum(p.refunded_orders for p in parts),
+        gross_sales=sum((p.gross_sales for p in parts), ZERO),
+        discounts=sum((p.discounts for p in parts), ZERO),
+        returns=sum((p.returns for p in parts), ZERO),
+        shipping=sum((p.shipping for p in parts), ZERO),
+        taxes=sum((p.taxes for p in parts), ZERO),
     )
-    buyers = await repository.buyers(session=session, store_id=store_id, buckets=cuts)
-    return _Window(sales, buyers)
 
 
 async def sales_report(*, session: AsyncSession, query: SalesQuery) -> SalesReport:
-    """Totals and series of the store's sales over the window, and the compared window's."""
+    """Totals and series of the store's sales over the window, and the compared window's.
+
+    Sales add up, so each day is read once into its period and the periods summed. Buyers do
+    not: the whole periods' are stored (`buyer_periods`), and the window, the compared window
+    and the partial periods at the ends are each counted from the buyer roll-ups at once.
+    """
+    store_id, granularity = query.store_id, query.granularity
     currency = await _currency(session=session, query=query)
-    cuts = buckets(query.start, query.end, query.granularity)
-    whole = (query.start, query.end)
-    # The window as a whole is a bucket of its own: buyers cannot be added up across periods.
-    read = await _read(
-        session=session,
-        store_id=query.store_id,
-        currency=currency,
-        cuts=cuts if cuts == [whole] else [*cuts, whole],
+    cuts = buckets(query.start, query.end, granularity)
+    before = (
+        compared_window(query.start, query.end, query.compare)
+        if query.compare is not None
+        else None
     )
-    compared = None
-    if query.compare is not None:
-        before = compared_window(query.start, query.end, query.compare)
-        then = await _read(
-            session=session, store_id=query.store_id, currency=currency, cuts=[before]
+    sales: dict[date, SalesSums] = {}
+    compared_sales = NO_SALES
+    if currency is not None:
+        sales = await repository.sales(
+            session=session,
+            store_id=store_id,
+            currency=currency,
+            start=query.start,
+            end=query.end,
+            granularity=granularity,
         )
-        compared = ComparedWindow(start=before[0], end=before[1], totals=then.figures(before))
-    return SalesReport(
-        store_id=query.store_id,
+        if before is not None:
+            found = await repository.sales(
+                session=session,
+                store_id=store_id,
+                currency=currency,
+                start=before[0],
+                end=before[1],
+                granularity=Granularity.MONTH,
+            )
+            compared_sales = _total(found.values())
+    stored = await repository.period_buyers(
+        session=session,
+        store_id=store_id,
+        granularity=granularity,
         start=query.start,
         end=query.end,
-        time_zone=await time_zone_of(session=session, store_id=query.store_id),
+    )
+    partial = [cut for cut in cuts if not is_whole_period(*cut, granularity)]
+    live = [(query.start, query.end), *partial, *([before] if before is not None else [])]
+    counted = await repository.window_buyers(
+        session=session, windows=[Window(store_id, start, end) for start, end in live]
+    )
+    found_buyers = {cut: counted.get(index, NO_BUYERS) for index, cut in enumerate(live)}
+
+    def buyers_of(cut: Bucket) -> BuyerCounts:
+        if cut in found_buyers:
+            return found_buyers[cut]
+        return stored.get(cut[0], NO_BUYERS)
+
+    compared = None
+    if before is not None:
+        compared = ComparedWindow(
+            start=before[0],
+            end=before[1],
+            totals=sales_figures(compared_sales, found_buyers[before]),
+        )
+    return SalesReport(
+        store_id=store_id,
+        start=query.start,
+        end=query.end,
+        time_zone=await time_zone_of(session=session, store_id=store_id),
         currency=currency,
-        granularity=query.granularity,
-        totals=read.figures(whole),
+        granularity=granularity,
+        totals=sales_figures(_total(sales.values()), found_buyers[(query.start, query.end)]),
         series=[
-            SalesPeriod(period_start=a, period_end=b, **dict(read.figures((a, b)))) for a, b in cuts
+            SalesPeriod.model_construct(
+                period_start=a,
+                period_end=b,
+                **_figures(sales.get(a, NO_SALES), buyers_of((a, b))),
+            )
+            for a, b in cuts
         ],
         compare=compared,
     )

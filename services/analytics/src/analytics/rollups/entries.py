@@ -48,6 +48,15 @@ class LineEntryRow(NamedTuple):
     returns: Decimal
 
 
+class Written(NamedTuple):
+    """How an order's fact just written differs from the one it replaced."""
+
+    moved: bool
+    """New, or placed, counted or bought otherwise: its buyers' histories change."""
+    restated: bool
+    """Its currency or net sales changed."""
+
+
 @dataclass(frozen=True, slots=True)
 class OrderEntries:
     counted: bool

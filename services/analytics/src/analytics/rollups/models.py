@@ -126,18 +126,60 @@ class SkuMonth(SQLModel, table=True):
     returns: Decimal = _money()
 
 
-class BuyerDay(SQLModel, table=True):
-    """How many orders were placed on `day` by buyers whose order before was on
-    `previous_day` (and, for first orders, whose second was on `second_day`): enough to count
-    a window's distinct, new and returning buyers without reading a row per buyer."""
+class BuyerPair(SQLModel, table=True):
+    """How many orders were placed on `y` by buyers whose order before was on `x`
+    (`-infinity` for first orders), and how many of them were their buyer's second order; kept
+    at three grains (`grain`): `dd` by day and day, `dm` by day and month of `y`, `mm` by
+    month and month. Enough to count a window's distinct, new and one-time buyers by whole
+    months plus the days at its ends (`rollups/buyers.py`)."""
 
-    __tablename__ = "buyer_days"
+    __tablename__ = "buyer_pairs"
+    # A day's pairs are read by (y, x), from the index alone; those into months by (x, y).
+    __table_args__ = (
+        Index(
+            "ix_buyer_pairs_store_id_grain_y_x",
+            "store_id",
+            "grain",
+            "y",
+            "x",
+            postgresql_include=["orders", "seconds"],
+        ),
+    )
 
     store_id: str = Field(primary_key=True)
-    day: date = Field(sa_column=Column(Date, primary_key=True))
-    previous_day: date = Field(sa_column=Column(Date, primary_key=True))
-    second_day: date = Field(sa_column=Column(Date, primary_key=True))
+    grain: str = Field(primary_key=True, max_length=2)
+    x: date = Field(sa_column=Column(Date, primary_key=True))
+    y: date = Field(sa_column=Column(Date, primary_key=True))
     orders: int
+    seconds: int
+
+
+class GapMonth(SQLModel, table=True):
+    """How many orders placed in `month` came `gap` local days after their buyer's order
+    before: the days between orders of whole months."""
+
+    __tablename__ = "gap_months"
+
+    store_id: str = Field(primary_key=True)
+    month: date = Field(sa_column=Column(Date, primary_key=True))
+    gap: int = Field(primary_key=True)
+    orders: int
+
+
+class BuyerPeriod(SQLModel, table=True):
+    """The buyer figures of one whole local day, week (from Monday) or month, refreshed when
+    its orders change, so that a series reads a row per period."""
+
+    __tablename__ = "buyer_periods"
+
+    store_id: str = Field(primary_key=True)
+    granularity: str = Field(primary_key=True, max_length=5)
+    period_start: date = Field(sa_column=Column(Date, primary_key=True))
+    buyers: int
+    new_buyers: int
+    one_time_buyers: int
+    orders: int
+    median_gap_days: int | None = None
 
 
 class CohortMonth(SQLModel, table=True):

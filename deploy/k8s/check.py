@@ -28,6 +28,9 @@ merge, `$patch: delete`, JSON 6902), replicas and images are applied the simple 
   username, password and ca;
 - infra: a KafkaTopic for every topic of crm_events.topics and its `<topic>.dlq`; every
   KafkaUser's ACLs name existing topics, and a user that reads a topic may write its `.dlq`;
+  each service's KafkaUser grants exactly what its AsyncAPI document (services/<name>/
+  asyncapi.json) says it does: Describe and Read on each topic it receives, Read on each
+  consumer group, Describe and Write on each topic it sends to (dead-letter topics included);
   no HPA or ScaledObject allows more replicas than its service's topics have partitions; the
   prod bootstrap address is the Strimzi cluster's SCRAM-over-TLS listener; each prod Deployment
   signs in as its own KafkaUser;
@@ -44,6 +47,7 @@ Exits 1 and lists the problems when anything is wrong.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shutil
 import subprocess
@@ -849,6 +853,7 @@ def check_infra(root: Path, out: Rendered, problems: Problems) -> None:
         for name in (topic, crm_topics.dlq(topic)):
             if name not in kafka_topics:
                 problems.add(where, f"no KafkaTopic {name} (crm_events.topics)")
+    check_acls_match_asyncapi(where, out.objects, problems)
     for user in (o for o in out.objects if o["kind"] == "KafkaUser"):
         acls = user["spec"]["authorization"]["acls"]
         topic_ops: dict[str, set[str]] = {}
@@ -873,6 +878,54 @@ def check_infra(root: Path, out: Rendered, problems: Problems) -> None:
                     f"KafkaUser {key(user)[1]}: reads {topic} but may not write "
                     f"{crm_topics.dlq(topic)}",
                 )
+
+
+def check_acls_match_asyncapi(where: str, objects: list[Obj], problems: Problems) -> None:
+    """Least privilege, checked against what each service documents it does on Kafka."""
+    users = {key(o)[1]: o for o in objects if o["kind"] == "KafkaUser"}
+    for document in sorted((REPO / "services").glob("*/asyncapi.json")):
+        service = document.parent.name.replace("_", "-")
+        user = users.get(service)
+        if user is None:
+            problems.add(where, f"no KafkaUser {service} for services/{document.parent.name}")
+            continue
+        granted: dict[tuple[str, str], set[str]] = {}
+        for acl in user["spec"]["authorization"]["acls"]:
+            resource = acl["resource"]
+            granted.setdefault((resource["type"], resource["name"]), set()).update(
+                acl["operations"]
+            )
+        needed = asyncapi_permissions(json.loads(document.read_text()))
+        for resource in sorted(needed.keys() | granted.keys()):
+            want, have = needed.get(resource, set()), granted.get(resource, set())
+            kind, name = resource
+            if want - have:
+                problems.add(
+                    where,
+                    f"KafkaUser {service}: needs {sorted(want - have)} on {kind} {name} "
+                    f"(its asyncapi.json)",
+                )
+            if have - want:
+                problems.add(
+                    where,
+                    f"KafkaUser {service}: grants {sorted(have - want)} on {kind} {name}, "
+                    f"which its asyncapi.json does not use",
+                )
+
+
+def asyncapi_permissions(document: Obj) -> dict[tuple[str, str], set[str]]:
+    """The ACL operations a service needs, by (resource type, name), from its AsyncAPI."""
+    addresses = {name: channel["address"] for name, channel in document["channels"].items()}
+    needed: dict[tuple[str, str], set[str]] = {}
+    for operation in document["operations"].values():
+        topic = addresses[operation["channel"]["$ref"].rsplit("/", 1)[-1]]
+        if operation["action"] == "receive":
+            needed.setdefault(("topic", topic), set()).update({"Describe", "Read"})
+            for group in operation["bindings"]["kafka"]["groupId"]["enum"]:
+                needed.setdefault(("group", group), set()).add("Read")
+        else:
+            needed.setdefault(("topic", topic), set()).update({"Describe", "Write"})
+    return needed
 
 
 def kafka_facts(infra: Rendered) -> tuple[str | None, dict[str, set[str]], dict[str, int]]:

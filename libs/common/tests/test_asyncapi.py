@@ -132,6 +132,7 @@ def test_operations_per_consumer_group_and_publication(document: dict[str, Any])
         "receive.works.gadgets",
         "deadLetter.works.gadgets",
         "send.test.widgets.v1",
+        "park.widget-works.test.widgets.v1",
     }
     every = operations["receive.works.widgets"]
     assert every["action"] == "receive"
@@ -153,6 +154,16 @@ def test_operations_per_consumer_group_and_publication(document: dict[str, Any])
     assert sent["messages"] == [
         {"$ref": "#/channels/test.widgets.v1/messages/test.widget.built.v1"}
     ]
+    # What the outbox relay can never publish is announced on the topic's dead-letter topic.
+    unpublishable = operations["park.widget-works.test.widgets.v1"]
+    assert unpublishable["action"] == "send"
+    assert unpublishable["messages"] == [
+        {"$ref": "#/channels/test.widgets.v1.dlq/messages/ParkedEvent"}
+    ]
+    assert set(document["channels"]["test.widgets.v1.dlq"]["messages"]) == {
+        "DeadLetter",
+        "ParkedEvent",
+    }
 
 
 def test_a_generated_document_has_no_problems(
@@ -181,6 +192,19 @@ def test_problems_name_what_does_not_resolve(
     assert any("#/components/messages/gone resolves to nothing" in line for line in found)
     assert any("https://schemas.example/nothing.json is no committed" in line for line in found)
     assert any("send.test.widgets.v1.messages" in line for line in found)
+
+
+def test_a_publisher_that_parks_nothing_documents_no_dead_letters(
+    contracts: ContractRegistry,
+) -> None:
+    own_relay = ServiceEvents(
+        service="w", publishes=(Publishes("test.widgets.v1", (BUILT,), parked=False),)
+    )
+    document = asyncapi_document(own_relay, contracts=contracts, version="1")
+
+    assert set(document["operations"]) == {"send.test.widgets.v1"}
+    assert set(document["channels"]) == {"test.widgets.v1"}
+    assert problems(document, contracts=contracts) == []
 
 
 def test_problems_name_an_event_on_another_topic(contracts: ContractRegistry) -> None:

@@ -9,6 +9,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
 from crm_common import db
+from crm_common.asyncapi import Publishes, ServiceEvents, asyncapi_document
+from crm_common.contracts import ContractRegistry
 from crm_common.envelope import CloudEvent, to_json_bytes
 from crm_common.kafka import MAX_MESSAGE_BYTES, create_broker, dlq_topic, ensure_topics
 from crm_common.outbox import OutboxEvent, OutboxRelay, ParkedOutboxEvent, add_event
@@ -92,6 +94,12 @@ async def test_an_event_larger_than_any_record_is_parked_and_the_rest_flow_on_in
     assert "MessageSizeTooLarge" in headers["x-dlq-reason"]
     assert headers["x-dlq-payload-omitted"].endswith("kept in outbox_parked")
     assert dead.value == b""
+    # As every service's AsyncAPI document describes it.
+    publishing = ServiceEvents("test", publishes=(Publishes(topic, ()),))
+    document = asyncapi_document(publishing, contracts=ContractRegistry(), version="1")
+    documented = document["components"]["schemas"]["ParkedEventHeaders"]
+    ours = {name for name in headers if name.startswith("x-dlq-")}
+    assert ours == set(documented["properties"]) == set(documented["required"])
     # Re-driving the dead-letter topic sends no empty record back.
     assert await redrive(kafka_bootstrap, dlq_topic(topic)) == 0
 

@@ -4,8 +4,9 @@ FastStream's own document is of little use here: the handlers take raw records a
 publish through their outbox rather than FastStream publishers. So each service declares its
 Kafka traffic once (`ServiceEvents`, in its `worker.py`): `register` subscribes from that
 declaration, and `asyncapi_document` turns it into a document with a channel per topic (and per
-dead-letter topic a consumer parks events on), a message per event contract, and a send or
-receive operation per publication and consumer group.
+dead-letter topic a consumer parks events on, or the outbox relay announces events it can never
+publish on), a message per event contract, and a send or receive operation per publication and
+consumer group.
 
 A message's payload is the whole CloudEvent, referenced by the `$id` of its committed JSON
 Schema (`schemas/events/`, draft 2020-12), which the document does not copy. `problems` checks
@@ -47,6 +48,7 @@ KAFKA_BINDING_VERSION = "0.5.0"
 EVENT_CONTENT_TYPE = "application/cloudevents+json"
 JSON_SCHEMA_FORMAT = "application/schema+json;version=draft-2020-12"
 DEAD_LETTER = "DeadLetter"
+PARKED = "ParkedEvent"
 
 _EVENT_HEADERS: dict[str, Any] = {
     "type": "object",
@@ -55,6 +57,26 @@ _EVENT_HEADERS: dict[str, Any] = {
         "content-type": {"type": "string", "examples": [EVENT_CONTENT_TYPE]},
         "traceparent": {"type": "string", "description": "W3C trace context of the producer"},
         "tracestate": {"type": "string"},
+    },
+}
+_PARKED_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "description": "The event's own headers, and these (`crm_common.outbox`).",
+    "required": [
+        "x-dlq-reason",
+        "x-dlq-source-topic",
+        "x-dlq-event-id",
+        "x-dlq-outbox-seq",
+        "x-dlq-failed-at",
+        "x-dlq-payload-omitted",
+    ],
+    "properties": {
+        "x-dlq-reason": {"type": "string", "description": "why the producer refused it"},
+        "x-dlq-source-topic": {"type": "string", "description": "where it was to go"},
+        "x-dlq-event-id": {"type": "string", "description": "the CloudEvent's id"},
+        "x-dlq-outbox-seq": {"type": "string", "description": "its row in the outbox"},
+        "x-dlq-failed-at": {"type": "string", "description": "RFC 3339"},
+        "x-dlq-payload-omitted": {"type": "string", "description": "its size, and where it is"},
     },
 }
 _DEAD_LETTER_HEADERS: dict[str, Any] = {
@@ -100,6 +122,9 @@ class Publishes:
     topic: str
     contracts: tuple[EventContract[Any], ...]
     summary: str = ""
+    parked: bool = True
+    """Whether an event the broker refuses for good is parked and announced on the topic's
+    dead-letter topic, as `crm_common.outbox`'s relay does."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +210,26 @@ def asyncapi_document(
                 "messages": channel(publication.topic, publication.contracts),
             },
         )
+        if not publication.parked:
+            continue
+        parked = dlq_topic(publication.topic)
+        channels.setdefault(parked, _dead_letter_channel(publication.topic))
+        channels[parked]["messages"][PARKED] = {"$ref": f"#/components/messages/{PARKED}"}
+        _add(
+            operations,
+            f"park.{events.service}.{publication.topic}",
+            {
+                "action": "send",
+                "channel": {"$ref": f"#/channels/{_escape(parked)}"},
+                "summary": f"Announces the events {events.service} can never publish",
+                "description": (
+                    f"An event the broker refuses for good (larger than it takes) stays in "
+                    f"{events.service}'s store, parked with its reason; its dead letter here "
+                    "carries the headers and reason without the payload."
+                ),
+                "messages": [{"$ref": f"#/channels/{_escape(parked)}/messages/{PARKED}"}],
+            },
+        )
     messages: dict[str, dict[str, Any]] = {}
     for topic, on_topic in carried.items():
         channels[topic]["description"] = _key_note(on_topic.values())
@@ -214,8 +259,16 @@ def asyncapi_document(
         "channels": channels,
         "operations": operations,
         "components": {
-            "messages": {**messages, DEAD_LETTER: _dead_letter_message()},
-            "schemas": {"EventHeaders": _EVENT_HEADERS, "DeadLetterHeaders": _DEAD_LETTER_HEADERS},
+            "messages": {
+                **messages,
+                DEAD_LETTER: _dead_letter_message(),
+                PARKED: _parked_message(),
+            },
+            "schemas": {
+                "EventHeaders": _EVENT_HEADERS,
+                "DeadLetterHeaders": _DEAD_LETTER_HEADERS,
+                "ParkedEventHeaders": _PARKED_HEADERS,
+            },
         },
     }
 
@@ -308,6 +361,23 @@ def _dead_letter_message() -> dict[str, Any]:
         "bindings": {
             "kafka": {
                 "key": {"type": "string", "description": "the failed record's key"},
+                "bindingVersion": KAFKA_BINDING_VERSION,
+            }
+        },
+    }
+
+
+def _parked_message() -> dict[str, Any]:
+    return {
+        "name": "parked-event",
+        "title": "An event its service can never publish",
+        "summary": "No payload: the event stays in the service's outbox_parked table.",
+        "contentType": "application/octet-stream",
+        "headers": {"$ref": "#/components/schemas/ParkedEventHeaders"},
+        "payload": {"type": "string", "maxLength": 0, "description": "empty"},
+        "bindings": {
+            "kafka": {
+                "key": {"type": "string", "description": "the event's key"},
                 "bindingVersion": KAFKA_BINDING_VERSION,
             }
         },

@@ -72,6 +72,8 @@ def events(settings: Settings) -> ServiceEvents:
                 summary="Each ticket after every change, as the one event that tells the "
                 "change best, and its SLA warnings and breaches; relayed from the ticket "
                 "document",
+                # The ticket's own relay parks nothing: ticket events stay far below the limit.
+                parked=False,
             ),
         ),
     )

@@ -16,7 +16,7 @@ from crm_events.customer import (
     CUSTOMER_MERGED,
     CUSTOMER_ORDER_ATTRIBUTED,
 )
-from crm_events.order import ORDER_PLACED
+from crm_events.order import ORDER_CANCELLED, ORDER_PLACED
 from crm_events.topics import CRM_CUSTOMERS, CRM_ORDERS, CRM_SEGMENTS
 
 pytestmark = pytest.mark.integration
@@ -151,6 +151,27 @@ async def test_an_order_enters_the_customer_once_and_erasure_makes_them_exit(
     # The same event again, and the same order announced anew: nothing changes.
     await send(producer, CRM_ORDERS, order)
     await send(producer, CRM_ORDERS, placed(order_id, sku=sku, at=datetime.now(UTC)))
+    # Then its cancellation, on the same key: once it is stored, so were the two before it. (An
+    # erasure on the other topic could otherwise overtake them.)
+    cancelled = ORDER_CANCELLED.event(
+        ORDER_CANCELLED.model.model_validate(
+            {
+                **placed(order_id, sku=sku, at=datetime.now(UTC)).data.model_dump(),
+                "cancelled_at": datetime.now(UTC),
+            }
+        ),
+        source="test",
+    )
+    await send(producer, CRM_ORDERS, cancelled)
+
+    async def cancellation_stored() -> bool:
+        count = await database.fetchval(
+            "SELECT count(*) FROM behaviour_facts WHERE fact_id = $1",
+            f"order_cancelled:{order_id}",
+        )
+        return bool(count == 1)
+
+    await eventually(cancellation_stored)
     erase = CUSTOMER_ERASED.event(
         CUSTOMER_ERASED.model.model_validate(
             {"customer_id": customer["customer_id"], "erased_at": datetime.now(UTC)}

@@ -40,3 +40,23 @@ async def test_stop_before_start_and_twice_is_harmless() -> None:
     periodic.start()
     await periodic.stop()
     await periodic.stop()
+
+
+async def test_a_wake_runs_the_work_again_without_waiting_for_the_interval() -> None:
+    runs: list[float] = []
+    ran = asyncio.Event()
+
+    async def work() -> None:
+        runs.append(asyncio.get_running_loop().time())
+        ran.set()
+
+    periodic = Periodic("woken", work, interval=60)
+    periodic.start()
+    await asyncio.wait_for(ran.wait(), timeout=5)
+    ran.clear()
+    periodic.wake()
+    await asyncio.wait_for(ran.wait(), timeout=5)
+    await periodic.stop()
+
+    assert len(runs) == 2
+    assert runs[1] - runs[0] < 5

@@ -92,7 +92,7 @@ async def test_a_received_delivery_is_applied_by_the_next_process_and_only_once(
         async with _client(first) as client:
             await register_store(client, store_id, platform="shopify", webhook_secret=SECRET)
             # The process goes away right after answering, before applying what it stored.
-            await first.state.webhook_applier.stop()
+            await first.state.webhook_applier.periodic.stop()
             response = await client.post(url, content=body, headers=headers)
             retried = await client.post(url, content=body, headers=headers)
         assert response.status_code == 200, response.text

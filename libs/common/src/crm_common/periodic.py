@@ -14,7 +14,8 @@ logger = logging.getLogger(__name__)
 
 
 class Periodic:
-    """Runs `work` now and then every `interval` seconds after each run ends, until stopped.
+    """Runs `work` now and then every `interval` seconds after each run ends (or as soon as
+    `wake()` is called), until stopped.
 
     A run that fails is logged and tried again at the next tick: the work must leave nothing
     half done when it raises (one transaction per step), which is what keeps the loop safe to
@@ -26,6 +27,7 @@ class Periodic:
         self._work = work
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
 
     def around(self, lifespan: Lifespan) -> Lifespan:
         """`lifespan` with the work running inside it (after the migrations it needs)."""
@@ -51,12 +53,19 @@ class Periodic:
                 await self._task
             self._task = None
 
+    def wake(self) -> None:
+        """Run the work again without waiting for the rest of the interval."""
+        self._wake.set()
+
     async def _loop(self) -> None:
         while True:
+            # Cleared before the run, so a wake during it brings the next run at once.
+            self._wake.clear()
             try:
                 await self._work()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("%s failed; trying again in %s s", self.name, self._interval)
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)

@@ -57,7 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_http_app(
         settings,
         title="order-sync",
-        lifespan=applier.around(retention.periodic.around(sweeper.periodic.around(lifespan))),
+        lifespan=applier.periodic.around(
+            retention.periodic.around(sweeper.periodic.around(lifespan))
+        ),
         routers=[
             stores_router,
             orders_router,

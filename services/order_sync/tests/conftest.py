@@ -12,12 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from asgi_lifespan import LifespanManager
 from crm_common.auth import issue_token
 from crm_common.envelope import CloudEvent, to_json_bytes
-from crm_common.testing.plugin import create_database, drop_database, unique_topic
+from crm_common.testing.plugin import Records, create_database, drop_database, unique_topic
 from crm_events.shop import CANONICAL_ORDER_EXAMPLE
 from fastapi import FastAPI
 from order_sync.config import Settings
@@ -26,8 +26,6 @@ from order_sync.orders.events import order_id_for
 from order_sync.orders.service import SHOP_ORDERS_CONSUMER
 from sqlalchemy import text
 
-Records = list[ConsumerRecord[bytes, bytes]]
-ReadTopic = Callable[..., Awaitable[Records]]
 Settle = Callable[[int], Awaitable[dict[str, Any]]]
 SubmitOrders = Callable[..., Awaitable[int | None]]
 
@@ -185,36 +183,6 @@ def db_rows(app: FastAPI) -> Callable[..., Awaitable[list[tuple[Any, ...]]]]:
             return [tuple(row) for row in await session.execute(text(sql), params)]
 
     return rows
-
-
-@pytest.fixture
-def read_topic(kafka_bootstrap: str) -> ReadTopic:
-    """Read `topic` from the beginning until `until(records)` holds, or fail at the deadline."""
-
-    async def read(
-        topic: str, until: Callable[[Records], bool], *, timeout: float = 45.0
-    ) -> Records:
-        consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=kafka_bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        records: Records = []
-        deadline = asyncio.get_running_loop().time() + timeout
-        try:
-            while not until(records):
-                if asyncio.get_running_loop().time() > deadline:
-                    raise AssertionError(f"{topic}: condition unmet after {timeout}s: {records}")
-                batch = await consumer.getmany(timeout_ms=300)
-                for partition_records in batch.values():
-                    records.extend(partition_records)
-        finally:
-            await consumer.stop()
-        return records
-
-    return read
 
 
 @pytest.fixture

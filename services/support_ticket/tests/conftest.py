@@ -1,4 +1,3 @@
-import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -6,7 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer
 from asgi_lifespan import LifespanManager
 from crm_common.contracts import EventContract
 from crm_common.envelope import CloudEvent, to_json_bytes
@@ -152,36 +151,3 @@ def processed(
         await eventually(all_applied)
 
     return wait_for
-
-
-Records = list[ConsumerRecord[bytes, bytes]]
-
-
-@pytest.fixture
-def read_topic(kafka_bootstrap: str) -> Callable[..., Awaitable[Records]]:
-    """Read `topic` from the beginning until `until(records)` holds, or fail at the deadline."""
-
-    async def read(
-        topic: str, until: Callable[[Records], bool], *, timeout: float = 45.0
-    ) -> Records:
-        consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=kafka_bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        records: Records = []
-        deadline = asyncio.get_running_loop().time() + timeout
-        try:
-            while not until(records):
-                if asyncio.get_running_loop().time() > deadline:
-                    raise AssertionError(f"{topic}: condition unmet after {timeout}s: {records}")
-                batch = await consumer.getmany(timeout_ms=300)
-                for partition_records in batch.values():
-                    records.extend(partition_records)
-        finally:
-            await consumer.stop()
-        return records
-
-    return read

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
 
 from crm_common.auth import issue_token
 from crm_common.devtoken import ensure_key_pair
@@ -141,6 +142,8 @@ def unique_topic(prefix: str) -> str:
 
 Auth = Callable[..., dict[str, str]]
 Poll = Callable[..., Awaitable[None]]
+Records = list[ConsumerRecord[bytes, bytes]]
+ReadTopic = Callable[..., Awaitable[Records]]
 
 
 @pytest.fixture
@@ -177,3 +180,34 @@ def eventually() -> Poll:
             await asyncio.sleep(0.1)
 
     return poll
+
+
+@pytest.fixture
+def read_topic(kafka_bootstrap: str) -> ReadTopic:
+    """`await read_topic(topic, until)`: read `topic` from the beginning until `until(records)`
+    holds, or fail at the deadline."""
+
+    async def read(
+        topic: str, until: Callable[[Records], bool], *, timeout: float = 45.0
+    ) -> Records:
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=kafka_bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        records: Records = []
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            while not until(records):
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError(f"{topic}: condition unmet after {timeout}s: {records}")
+                batch = await consumer.getmany(timeout_ms=300)
+                for partition_records in batch.values():
+                    records.extend(partition_records)
+        finally:
+            await consumer.stop()
+        return records
+
+    return read

@@ -5,13 +5,15 @@ every public entry without one; plus the check that `docs/roles.md` shows the ma
 
 A request carries an empty JSON body and `1` for each path parameter: an admitted role may then
 meet 404, 415 or 422, never 401 or 403.
+
+A service's tests get all of them by subclassing `MatrixTests` (see its docstring).
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -93,3 +95,61 @@ def check_document(matrix: AccessMatrix, module: str, document: Path) -> None:
     assert section == matrix.markdown(), (
         f"{document} is out of date: run `uv run python -m crm_common.access {document}`"
     )
+
+
+class MatrixTests:
+    """Every test of a service's matrix, for a class in its tests:
+
+        class TestAccess(MatrixTests):
+            access = ACCESS
+            module = "campaign.access"
+            app = staticmethod(create_app)
+
+    The service's conftest provides `module_settings` (the settings of an app on stores and
+    topics of its own); `docs/roles.md` is found under pytest's root directory.
+    """
+
+    access: ClassVar[AccessMatrix]
+    module: ClassVar[str]
+    """The module holding the matrix: its section's name in docs/roles.md."""
+    app: ClassVar[Callable[[Any], Any]]
+    """The service's `create_app`."""
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        matrix = self.access
+        if "role" in metafunc.fixturenames:
+            metafunc.parametrize(
+                ("method", "path", "role", "allowed"), list(matrix.cases()), ids=case_id
+            )
+        elif (
+            metafunc.function.__name__ == "test_a_guarded_entry_needs_a_token_before_anything_else"
+        ):
+            metafunc.parametrize(("method", "path"), guarded_entries(matrix), ids=case_id)
+        elif metafunc.function.__name__ == "test_a_public_entry_takes_no_token":
+            metafunc.parametrize(("method", "path"), public_entries(matrix), ids=case_id)
+
+    @pytest.fixture(scope="class")
+    def probe(self, module_settings: Any, jwt_keys: tuple[str, str]) -> Iterator[AccessProbe]:
+        with AccessProbe.running(type(self).app(module_settings), jwt_keys[0]) as started:
+            yield started
+
+    @pytest.mark.integration
+    def test_each_role_is_admitted_as_the_matrix_says(
+        self, probe: AccessProbe, method: str, path: str, role: Role, allowed: bool
+    ) -> None:
+        probe.check_role(method, path, role, allowed)
+
+    @pytest.mark.integration
+    def test_a_guarded_entry_needs_a_token_before_anything_else(
+        self, probe: AccessProbe, method: str, path: str
+    ) -> None:
+        probe.check_guarded(method, path)
+
+    @pytest.mark.integration
+    def test_a_public_entry_takes_no_token(
+        self, probe: AccessProbe, method: str, path: str
+    ) -> None:
+        probe.check_public(method, path)
+
+    def test_the_roles_document_shows_the_matrix(self, pytestconfig: pytest.Config) -> None:
+        check_document(self.access, self.module, pytestconfig.rootpath / "docs" / "roles.md")

@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from crm_common.outbox import OUTBOX_FAILURES, OUTBOX_PUBLISHED
 from crm_common.producer import RecordProducer
 from faststream.kafka import KafkaBroker
-from prometheus_client import Counter
 
 from support_ticket.tickets import leases, repository
 from support_ticket.tickets.models import PendingEvent
@@ -26,8 +26,6 @@ from support_ticket.tickets.repository import Database
 
 logger = logging.getLogger(__name__)
 
-RELAYED = Counter("support_ticket_events_relayed_total", "Ticket events published to Kafka")
-RELAY_FAILURES = Counter("support_ticket_relay_failures_total", "Relay rounds that failed")
 _HEADERS = {"content-type": "application/cloudevents+json"}
 
 
@@ -81,7 +79,7 @@ class TicketRelay:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                RELAY_FAILURES.inc()
+                OUTBOX_FAILURES.inc()
                 logger.exception("ticket relay round failed; retrying")
                 relayed = 0
             if relayed < self._batch_size:
@@ -118,7 +116,7 @@ class TicketRelay:
         for outcome in await asyncio.gather(*acks, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 raise outcome
-        RELAYED.inc(len(acks))
+        OUTBOX_PUBLISHED.labels(self._topic).inc(len(acks))
 
     async def remove(self, pending: Sequence[Pending]) -> None:
         for ticket in pending:
